@@ -1,0 +1,77 @@
+# weft — one plain Makefile.  make | make check | make bench | make fuzz | make install
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CSTD     = -std=c11 -D_GNU_SOURCE
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc/lib -MMD -MP
+LDLIBS  += -lcrypto
+
+ifeq ($(SANITIZE),1)
+BUILD    = build-san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC  = $(wildcard src/lib/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      = $(BUILD)/libweft.a
+WG_SRC   = $(wildcard src/wg/*.c)
+WG_OBJ   = $(WG_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+
+BINS     = weft-wg
+
+all: $(BINS) $(TESTS)
+
+weft-wg: $(BUILD)/weft-wg
+	cp $< $@
+
+$(BUILD)/weft-wg: $(WG_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# check: unit tests, then the network-namespace tests (root), one summary line.
+check: all
+	BUILD=$(BUILD) tests/run.sh
+
+check-unit: all
+	BUILD=$(BUILD) tests/run.sh unit
+
+# fuzz: build every libFuzzer target with clang and run each one briefly.
+FUZZ_TIME ?= 20
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang $(CSTD) -g -O1 -Isrc/lib -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/$$n $$f $(LIB_SRC) -lcrypto; done
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); mkdir -p build-fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_TIME)s"; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_TIME) -print_final_stats=0 build-fuzz/corpus-$$n fuzz/seeds/$$n 2>&1 | tail -n 2; done
+
+bench: all
+	bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-san build-fuzz $(BINS)
+
+.PHONY: all check check-unit fuzz bench install clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,352 @@
+/*
+ * crypto — WireGuard's primitives on OpenSSL libcrypto 3.x.  See crypto.h.
+ */
+#include "crypto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+static EVP_MAC *crypto_blake2smac;
+static const EVP_MD *crypto_blake2s;
+static const EVP_CIPHER *crypto_chachapoly, *crypto_chacha;
+
+bool crypto_init(void)
+{
+	if (crypto_blake2smac)
+		return true;
+	crypto_blake2s = EVP_blake2s256();
+	crypto_chachapoly = EVP_chacha20_poly1305();
+	crypto_chacha = EVP_chacha20();
+	crypto_blake2smac = EVP_MAC_fetch(NULL, "BLAKE2SMAC", NULL);
+	return crypto_blake2s && crypto_chachapoly && crypto_chacha &&
+	       crypto_blake2smac;
+}
+
+bool crypto_random(void *buf, size_t len)
+{
+	return RAND_bytes(buf, (int)len) == 1;
+}
+
+void crypto_wipe(void *p, size_t len)
+{
+	OPENSSL_cleanse(p, len);
+}
+
+bool crypto_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+bool crypto_is_zero(const void *p, size_t len)
+{
+	const volatile uint8_t *b = p;
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < len; i++)
+		acc |= b[i];
+	return acc == 0;
+}
+
+/* RFC 7748 §5: clear the cofactor bits, set the high bit. */
+static void crypto_clamp(uint8_t k[32])
+{
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+}
+
+bool crypto_x25519_generate(uint8_t priv[32])
+{
+	if (!crypto_random(priv, 32))
+		return false;
+	crypto_clamp(priv);
+	return true;
+}
+
+bool crypto_x25519_public(uint8_t pub[32], const uint8_t priv[32])
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	size_t len = 32;
+	bool ok;
+
+	if (!k)
+		return false;
+	ok = EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32;
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+bool crypto_dh(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t len = 32;
+	bool ok = false;
+
+	if (!k || !p || !(ctx = EVP_PKEY_CTX_new(k, NULL)))
+		goto out;
+	if (EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, p) != 1)
+		goto out;
+	/* OpenSSL refuses an all-zero result; the check below is belt and braces. */
+	ok = EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32 &&
+	     !crypto_is_zero(out, 32);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(p);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+void crypto_hash(uint8_t out[32], const void *a, size_t alen,
+		 const void *b, size_t blen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = 32;
+
+	if (!ctx || EVP_DigestInit_ex(ctx, crypto_blake2s, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, a, alen) != 1 ||
+	    (blen && EVP_DigestUpdate(ctx, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(ctx, out, &len) != 1)
+		memset(out, 0, 32);	/* unreachable with a working libcrypto */
+	EVP_MD_CTX_free(ctx);
+}
+
+void crypto_mac(uint8_t out[16], const uint8_t *key, size_t keylen,
+		const void *in, size_t len)
+{
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(crypto_blake2smac);
+	size_t size = 16, outlen = 0;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (!ctx || EVP_MAC_init(ctx, key, keylen, params) != 1 ||
+	    EVP_MAC_update(ctx, in, len) != 1 ||
+	    EVP_MAC_final(ctx, out, &outlen, 16) != 1 || outlen != 16)
+		memset(out, 0, 16);
+	EVP_MAC_CTX_free(ctx);
+}
+
+void crypto_hmac(uint8_t out[32], const uint8_t *key, size_t keylen,
+		 const void *in, size_t len)
+{
+	unsigned int outlen = 32;
+
+	if (!HMAC(crypto_blake2s, key, (int)keylen, in, len, out, &outlen))
+		memset(out, 0, 32);
+}
+
+/* Whitepaper §5.4: HKDF with HMAC-BLAKE2s, n outputs of 32 bytes. */
+void crypto_kdf(uint8_t t1[32], uint8_t *t2, uint8_t *t3,
+		const uint8_t key[32], const void *in, size_t len)
+{
+	uint8_t prk[32], buf[33];
+
+	crypto_hmac(prk, key, 32, in, len);
+	buf[0] = 1;
+	crypto_hmac(buf, prk, 32, buf, 1);
+	memcpy(t1, buf, 32);
+	if (t2) {
+		buf[32] = 2;
+		crypto_hmac(buf, prk, 32, buf, 33);
+		memcpy(t2, buf, 32);
+	}
+	if (t3) {
+		buf[32] = 3;
+		crypto_hmac(buf, prk, 32, buf, 33);
+		memcpy(t3, buf, 32);
+	}
+	crypto_wipe(prk, sizeof(prk));
+	crypto_wipe(buf, sizeof(buf));
+}
+
+static void crypto_nonce(uint8_t iv[12], uint64_t counter)
+{
+	memset(iv, 0, 4);
+	for (int i = 0; i < 8; i++)
+		iv[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+/* One AEAD pass on a context whose key is set; enc is 1 or 0. */
+static bool crypto_aead_run(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out,
+			    const uint8_t *in, size_t len, const void *ad,
+			    size_t adlen, uint64_t counter)
+{
+	uint8_t iv[12];
+	int outl;
+
+	if (!enc) {
+		if (len < CRYPTO_TAG_LEN)
+			return false;
+		len -= CRYPTO_TAG_LEN;
+	}
+	crypto_nonce(iv, counter);
+	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) != 1)
+		return false;
+	if (adlen && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)adlen) != 1)
+		return false;
+	if (len && EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1)
+		return false;
+	if (enc)
+		return EVP_CipherFinal_ex(ctx, out + len, &outl) == 1 &&
+		       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG,
+					   CRYPTO_TAG_LEN, out + len) == 1;
+	/* The tag is copied before Final, which compares in constant time. */
+	return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_LEN,
+				   (void *)(in + len)) == 1 &&
+	       EVP_CipherFinal_ex(ctx, out + len, &outl) == 1;
+}
+
+static bool crypto_aead_oneshot(int enc, uint8_t *out, const uint8_t *in,
+				size_t len, const void *ad, size_t adlen,
+				uint64_t counter, const uint8_t key[32])
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	bool ok;
+
+	ok = ctx && EVP_CipherInit_ex(ctx, crypto_chachapoly, NULL, key, NULL,
+				      enc) == 1 &&
+	     crypto_aead_run(ctx, enc, out, in, len, ad, adlen, counter);
+	EVP_CIPHER_CTX_free(ctx);	/* cleanses the key schedule */
+	return ok;
+}
+
+bool crypto_aead_seal(uint8_t *out, const uint8_t *in, size_t len,
+		      const void *ad, size_t adlen, uint64_t counter,
+		      const uint8_t key[32])
+{
+	return crypto_aead_oneshot(1, out, in, len, ad, adlen, counter, key);
+}
+
+bool crypto_aead_open(uint8_t *out, const uint8_t *in, size_t len,
+		      const void *ad, size_t adlen, uint64_t counter,
+		      const uint8_t key[32])
+{
+	return crypto_aead_oneshot(0, out, in, len, ad, adlen, counter, key);
+}
+
+/*
+ * HChaCha20 through OpenSSL's ChaCha20: with the 16-byte nonce as the
+ * counter||nonce input, the first keystream block is rounds(S) + S, where S
+ * holds the constants, key and nonce.  HChaCha20 is rounds(S) words 0-3 and
+ * 12-15, so subtract the known input words back out.
+ */
+bool crypto_hchacha20(uint8_t out[32], const uint8_t key[32],
+		      const uint8_t nonce[16])
+{
+	static const uint32_t sigma[4] = {
+		0x61707865, 0x3320646e, 0x79622d32, 0x6b206574
+	};
+	static const uint8_t zero[64];
+	uint8_t block[64];
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int outl;
+	bool ok;
+
+	ok = ctx && EVP_EncryptInit_ex(ctx, crypto_chacha, NULL, key, nonce) == 1 &&
+	     EVP_EncryptUpdate(ctx, block, &outl, zero, 64) == 1 && outl == 64;
+	EVP_CIPHER_CTX_free(ctx);
+	for (int i = 0; ok && i < 4; i++) {
+		uint32_t w0 = 0, w1 = 0, n = 0;
+		for (int b = 0; b < 4; b++) {
+			w0 |= (uint32_t)block[4 * i + b] << (8 * b);
+			w1 |= (uint32_t)block[48 + 4 * i + b] << (8 * b);
+			n |= (uint32_t)nonce[4 * i + b] << (8 * b);
+		}
+		w0 -= sigma[i];
+		w1 -= n;
+		for (int b = 0; b < 4; b++) {
+			out[4 * i + b] = (uint8_t)(w0 >> (8 * b));
+			out[16 + 4 * i + b] = (uint8_t)(w1 >> (8 * b));
+		}
+	}
+	crypto_wipe(block, sizeof(block));
+	return ok;
+}
+
+static uint64_t crypto_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static bool crypto_xaead(int enc, uint8_t *out, const uint8_t *in, size_t len,
+			 const void *ad, size_t adlen, const uint8_t nonce[24],
+			 const uint8_t key[32])
+{
+	uint8_t subkey[32];
+	bool ok;
+
+	ok = crypto_hchacha20(subkey, key, nonce) &&
+	     crypto_aead_oneshot(enc, out, in, len, ad, adlen,
+				 crypto_le64(nonce + 16), subkey);
+	crypto_wipe(subkey, sizeof(subkey));
+	return ok;
+}
+
+bool crypto_xaead_seal(uint8_t *out, const uint8_t *in, size_t len,
+		       const void *ad, size_t adlen,
+		       const uint8_t nonce[24], const uint8_t key[32])
+{
+	return crypto_xaead(1, out, in, len, ad, adlen, nonce, key);
+}
+
+bool crypto_xaead_open(uint8_t *out, const uint8_t *in, size_t len,
+		       const void *ad, size_t adlen,
+		       const uint8_t nonce[24], const uint8_t key[32])
+{
+	return crypto_xaead(0, out, in, len, ad, adlen, nonce, key);
+}
+
+struct crypto_aead {
+	EVP_CIPHER_CTX *enc, *dec;
+};
+
+struct crypto_aead *crypto_aead_new(const uint8_t key[32])
+{
+	struct crypto_aead *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->enc = EVP_CIPHER_CTX_new();
+	a->dec = EVP_CIPHER_CTX_new();
+	if (!a->enc || !a->dec ||
+	    EVP_CipherInit_ex(a->enc, crypto_chachapoly, NULL, key, NULL, 1) != 1 ||
+	    EVP_CipherInit_ex(a->dec, crypto_chachapoly, NULL, key, NULL, 0) != 1) {
+		crypto_aead_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void crypto_aead_free(struct crypto_aead *a)
+{
+	if (!a)
+		return;
+	EVP_CIPHER_CTX_free(a->enc);
+	EVP_CIPHER_CTX_free(a->dec);
+	free(a);
+}
+
+bool crypto_aead_ctx_seal(struct crypto_aead *a, uint8_t *out,
+			  const uint8_t *in, size_t len, uint64_t counter)
+{
+	return crypto_aead_run(a->enc, 1, out, in, len, NULL, 0, counter);
+}
+
+bool crypto_aead_ctx_open(struct crypto_aead *a, uint8_t *out,
+			  const uint8_t *in, size_t len, uint64_t counter)
+{
+	return crypto_aead_run(a->dec, 0, out, in, len, NULL, 0, counter);
+}

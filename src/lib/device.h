@@ -1,0 +1,212 @@
+/*
+ * device — the WireGuard engine: peers, cryptokey routing, the handshake
+ * and transport paths and the timers, with no I/O.  The caller (weft-wg,
+ * weftd, weft-server) reads packets and passes them in, and the engine
+ * hands packets back through the two callbacks of struct wg_ops.
+ *
+ * Time: the caller sets the clock with wg_device_set_time before each batch
+ * of calls; wg_device_tick runs the timers that are due and returns the next
+ * deadline.  Errors: configuration calls return 0 or -errno; the packet
+ * paths never fail loudly, they drop and count (struct wg_stats).
+ * Not thread-safe: one device is driven by one thread.
+ */
+#ifndef WEFT_DEVICE_H
+#define WEFT_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "allowedips.h"
+#include "cookie.h"
+#include "noise.h"
+
+/* Room the caller leaves before and after an outbound IP packet, so that
+ * it is encrypted in place into a data message. */
+#define WG_HEADROOM  16
+#define WG_TAILROOM  (MSG_PADDING - 1 + CRYPTO_TAG_LEN)
+#define WG_MAX_STAGED 128
+#define WG_DEFAULT_MTU 1420
+
+union wg_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+struct wg_ops {
+	/* Sends msg to a peer's endpoint.  msg is only valid during the call. */
+	void (*send)(void *ctx, const union wg_sockaddr *to,
+		     const uint8_t *msg, size_t len);
+	/* Delivers a decrypted, source-checked IP packet to the interface. */
+	void (*deliver)(void *ctx, const uint8_t *pkt, size_t len);
+};
+
+/* Drop and event counters (what `weft-wg --stats` prints). */
+struct wg_stats {
+	uint64_t rx_malformed;		/* bad type, length or reserved bytes */
+	uint64_t rx_invalid_mac;	/* handshake mac1 wrong */
+	uint64_t rx_unknown_peer;	/* initiation from a static key we lack */
+	uint64_t rx_bad_auth;		/* handshake or data failed to decrypt */
+	uint64_t rx_handshake_replay;	/* stale timestamp or initiation flood */
+	uint64_t rx_unknown_index;	/* receiver index matches nothing */
+	uint64_t rx_replay;		/* transport counter seen before */
+	uint64_t rx_expired_key;	/* data on a keypair past its lifetime */
+	uint64_t rx_bad_inner;		/* not an IP packet after decryption */
+	uint64_t rx_bad_source;		/* inner source not in the peer's allowed IPs */
+	uint64_t rx_cookie_replies;
+	uint64_t cookie_replies_sent;	/* under load: mac2 missing or wrong */
+	uint64_t tx_no_route;		/* no peer's allowed IPs cover the destination */
+	uint64_t tx_no_endpoint;
+	uint64_t tx_staged_dropped;
+	uint64_t handshakes_completed;
+};
+
+/* Timers of one peer (whitepaper §6); deadlines in monotonic ns, 0 = off. */
+enum wg_timer {
+	WG_TIMER_RETRANSMIT,
+	WG_TIMER_KEEPALIVE,
+	WG_TIMER_NEW_HANDSHAKE,
+	WG_TIMER_ZERO_KEYS,
+	WG_TIMER_PERSISTENT,
+	WG_TIMER_COUNT
+};
+
+struct wg_staged {
+	uint8_t *buf;		/* WG_HEADROOM + len + WG_TAILROOM bytes */
+	size_t len;
+};
+
+struct wg_device;
+
+struct wg_peer {
+	struct wg_device *dev;
+	uint8_t public_key[32];
+	struct noise_handshake hs;
+	struct cookie_maker cookie;
+	struct noise_keypair *kp_prev, *kp_cur, *kp_next;
+	struct aip_owner aips;
+	union wg_sockaddr endpoint;
+	bool has_endpoint;
+	uint16_t keepalive_interval;	/* persistent keepalive, seconds */
+	uint64_t rx_bytes, tx_bytes;
+	uint64_t last_handshake_real;	/* wall-clock ns, 0 = never */
+	uint64_t last_sent_handshake;	/* monotonic ns, 0 = never */
+	uint64_t last_sent, last_received;	/* monotonic ns */
+	uint64_t timer[WG_TIMER_COUNT];
+	unsigned handshake_attempts;
+	bool need_another_keepalive;
+	bool sent_lastminute_handshake;
+	uint64_t deadline;		/* min of timer[], heap key */
+	size_t heap_pos;		/* position in the device heap + 1; 0 = out */
+	struct wg_staged staged[WG_MAX_STAGED];
+	unsigned staged_head, staged_count;
+	struct wg_peer *hash_next;	/* public key table chain */
+	struct wg_peer *prev, *next;	/* device list, configuration order */
+};
+
+/* Index table: our 32-bit receiver indices -> handshake or keypair. */
+enum wg_index_kind { WG_INDEX_HANDSHAKE = 1, WG_INDEX_KEYPAIR = 2 };
+struct wg_index_slot {
+	uint32_t index;
+	uint8_t kind;			/* 0 = empty */
+	struct wg_peer *peer;
+	struct noise_keypair *kp;	/* for WG_INDEX_KEYPAIR */
+};
+struct wg_index_table {
+	struct wg_index_slot *slots;
+	size_t mask, used;
+};
+
+struct wg_device {
+	const struct wg_ops *ops;
+	void *ctx;
+	struct noise_local local;
+	struct cookie_checker cookie;
+	struct allowedips aips;
+	struct wg_index_table index;
+	struct wg_peer **peer_buckets;
+	size_t peer_mask, n_peers;
+	uint64_t peer_hash_seed;
+	struct wg_peer *first, *last;
+	struct wg_peer **heap;
+	size_t heap_len, heap_cap;
+	uint64_t now, real_offset;	/* monotonic ns; realtime = now + offset */
+	uint32_t mtu;
+	unsigned load_threshold;	/* handshakes per second before cookies */
+	uint64_t load_window, under_load_until;
+	unsigned load_count;
+	uint64_t rng;
+	struct wg_stats stats;
+};
+
+/* Creating and configuring.  The device and every peer are freed by
+ * wg_device_free; wg_peer_remove frees one peer. */
+struct wg_device *wg_device_new(const struct wg_ops *ops, void *ctx);
+void wg_device_free(struct wg_device *dev);
+void wg_device_set_time(struct wg_device *dev, uint64_t mono_ns,
+			uint64_t real_ns);
+/* NULL or an all-zero key removes the private key. */
+int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
+/* Handshake messages per second above which mac2 is demanded. */
+void wg_device_set_load_threshold(struct wg_device *dev, unsigned per_second);
+
+/* -EEXIST if a peer has that key, -EINVAL if it is our own, -ENOMEM. */
+int wg_peer_new(struct wg_device *dev, const uint8_t pub[32],
+		struct wg_peer **out);
+struct wg_peer *wg_peer_find(const struct wg_device *dev, const uint8_t pub[32]);
+void wg_peer_remove(struct wg_peer *peer);
+void wg_device_remove_all_peers(struct wg_device *dev);
+void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk);	/* NULL clears */
+void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *ep);
+/* Sets the persistent keepalive; a newly enabled one sends at once. */
+void wg_peer_set_keepalive(struct wg_peer *peer, uint16_t seconds);
+int wg_peer_add_allowed_ip(struct wg_peer *peer, int family,
+			   const uint8_t *addr, uint8_t cidr);
+void wg_peer_clear_allowed_ips(struct wg_peer *peer);
+
+/* The packet paths.  receive: buf is 8-byte aligned, len bytes from the
+ * UDP socket, decrypted in place.  send: an IP packet of len bytes at
+ * buf + WG_HEADROOM, with WG_TAILROOM writable bytes after it. */
+void wg_device_receive(struct wg_device *dev, const union wg_sockaddr *from,
+		       uint8_t *buf, size_t len);
+void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len);
+
+/* Runs the timers due at the device's time; returns the next deadline
+ * (monotonic ns) or 0 when none is armed. */
+uint64_t wg_device_tick(struct wg_device *dev);
+
+/* Sends a handshake initiation now unless one went out within
+ * REKEY_TIMEOUT (the rate limit of §6.1). */
+void wg_peer_send_initiation(struct wg_peer *peer, bool is_retry);
+
+/* --- internal to the engine (send.c, receive.c, timers.c, index.c) --- */
+int wg_index_insert(struct wg_device *dev, uint8_t kind, struct wg_peer *peer,
+		    struct noise_keypair *kp, uint32_t *out);
+struct wg_index_slot *wg_index_find(struct wg_device *dev, uint32_t index);
+void wg_index_remove(struct wg_device *dev, uint32_t index);
+void wg_index_free(struct wg_device *dev);
+uint64_t wg_device_random(struct wg_device *dev);
+
+void wg_timers_update(struct wg_peer *peer);
+void wg_timers_heap_remove(struct wg_peer *peer);
+void wg_timers_data_sent(struct wg_peer *peer);
+void wg_timers_data_received(struct wg_peer *peer);
+void wg_timers_any_authenticated_packet_sent(struct wg_peer *peer);
+void wg_timers_any_authenticated_packet_received(struct wg_peer *peer);
+void wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer);
+void wg_timers_handshake_initiated(struct wg_peer *peer);
+void wg_timers_handshake_complete(struct wg_peer *peer);
+void wg_timers_session_derived(struct wg_peer *peer);
+
+bool wg_keypair_usable(const struct wg_device *dev,
+		       const struct noise_keypair *kp);
+void wg_peer_send_keepalive(struct wg_peer *peer);
+void wg_peer_send_staged(struct wg_peer *peer);
+void wg_peer_drop_staged(struct wg_peer *peer);
+void wg_peer_clear_keypairs(struct wg_peer *peer);
+void wg_peer_clear_handshake(struct wg_peer *peer);
+void wg_peer_send_buffer(struct wg_peer *peer, const uint8_t *msg, size_t len);
+
+#endif

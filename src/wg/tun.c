@@ -1,0 +1,69 @@
+/*
+ * tun — see tun.h.
+ */
+#include "tun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int tun_ifreq(const char *name, unsigned long req, struct ifreq *ifr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	strncpy(ifr->ifr_name, name, IFNAMSIZ - 1);
+	r = ioctl(fd, req, ifr) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+int tun_open(const char *name, int *ifindex)
+{
+	struct ifreq ifr = { 0 };
+	int fd, r;
+
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	r = tun_ifreq(name, SIOCGIFINDEX, &ifr);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ifindex = ifr.ifr_ifindex;
+	return fd;
+}
+
+int tun_get_mtu(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int r = tun_ifreq(name, SIOCGIFMTU, &ifr);
+
+	return r < 0 ? r : ifr.ifr_mtu;
+}
+
+int tun_set_mtu(const char *name, int mtu)
+{
+	struct ifreq ifr = { 0 };
+
+	ifr.ifr_mtu = mtu;
+	return tun_ifreq(name, SIOCSIFMTU, &ifr);
+}
