@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/netlink.h>
+#include <linux/udp.h>
 #include <linux/rtnetlink.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,31 +167,151 @@ int wgd_set_fwmark(struct wgd *w, uint32_t mark)
 	return 0;
 }
 
+/*
+ * Outgoing datagrams are gathered while one event is handled and leave in
+ * one sendmsg with UDP_SEGMENT (UDP GSO, Linux 4.18): a run of equal-sized
+ * messages to one endpoint, the last possibly shorter.  Without GSO the
+ * run leaves through sendmmsg.
+ */
+#define GSO_MAX_SEGS 64
+#define UDP_MAX_PAYLOAD 65507
+
+static struct {
+	int fd;
+	union wg_sockaddr to;
+	size_t seg, count, len;
+	bool closed;
+	size_t lens[GSO_MAX_SEGS];
+	_Alignas(16) uint8_t buf[UDP_MAX_PAYLOAD];
+} wgd_batch;
+
+static socklen_t wgd_salen(const union wg_sockaddr *sa)
+{
+	return sa->sa.sa_family == AF_INET6 ? sizeof(sa->in6) : sizeof(sa->in4);
+}
+
+static void wgd_flush_mmsg(void)
+{
+	struct mmsghdr m[GSO_MAX_SEGS];
+	struct iovec iov[GSO_MAX_SEGS];
+	size_t off = 0;
+
+	for (size_t i = 0; i < wgd_batch.count; i++) {
+		iov[i] = (struct iovec){ wgd_batch.buf + off, wgd_batch.lens[i] };
+		m[i].msg_hdr = (struct msghdr){
+			.msg_name = &wgd_batch.to, .msg_namelen = wgd_salen(&wgd_batch.to),
+			.msg_iov = &iov[i], .msg_iovlen = 1,
+		};
+		off += wgd_batch.lens[i];
+	}
+	for (size_t done = 0; done < wgd_batch.count;) {
+		int n = sendmmsg(wgd_batch.fd, m + done,
+				 (unsigned)(wgd_batch.count - done), 0);
+		if (n <= 0)
+			break;		/* a full socket buffer drops, like a NIC */
+		done += (size_t)n;
+	}
+}
+
+static void wgd_flush(struct wgd *w)
+{
+	char ctl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
+	struct iovec iov = { wgd_batch.buf, wgd_batch.len };
+	struct msghdr mh = {
+		.msg_name = &wgd_batch.to, .msg_namelen = wgd_salen(&wgd_batch.to),
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	struct cmsghdr *cm;
+	uint16_t seg = (uint16_t)wgd_batch.seg;
+
+	if (!wgd_batch.count)
+		return;
+	if (wgd_batch.count == 1 || !w->udp_gso) {
+		wgd_flush_mmsg();
+		goto out;
+	}
+	mh.msg_control = ctl;
+	mh.msg_controllen = sizeof(ctl);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = IPPROTO_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	if (sendmsg(wgd_batch.fd, &mh, 0) < 0 && errno != EAGAIN &&
+	    errno != ENOBUFS) {
+		/* No GSO on this kernel or route: fall back for good. */
+		wgd_log(LOG_VERBOSE, "UDP GSO unavailable (%s), using sendmmsg",
+			strerror(errno));
+		w->udp_gso = false;
+		wgd_flush_mmsg();
+	}
+out:
+	wgd_batch.count = wgd_batch.len = 0;
+	wgd_batch.closed = false;
+}
+
+static bool wgd_same_dest(const union wg_sockaddr *a, const union wg_sockaddr *b)
+{
+	return a->sa.sa_family == b->sa.sa_family &&
+	       !memcmp(a, b, wgd_salen(a));
+}
+
 static void wgd_send(void *ctx, const union wg_sockaddr *to,
 		     const uint8_t *msg, size_t len)
 {
 	struct wgd *w = ctx;
 	int fd = to->sa.sa_family == AF_INET6 ? w->udp6 : w->udp4;
-	socklen_t slen = to->sa.sa_family == AF_INET6 ? sizeof(to->in6)
-						       : sizeof(to->in4);
 
-	if (fd >= 0)
-		sendto(fd, msg, len, 0, &to->sa, slen);
+	if (fd < 0)
+		return;
+	if (wgd_batch.count &&
+	    (wgd_batch.fd != fd || wgd_batch.closed || len > wgd_batch.seg ||
+	     wgd_batch.count == GSO_MAX_SEGS ||
+	     wgd_batch.len + len > UDP_MAX_PAYLOAD ||
+	     !wgd_same_dest(&wgd_batch.to, to)))
+		wgd_flush(w);
+	if (!wgd_batch.count) {
+		wgd_batch.fd = fd;
+		memcpy(&wgd_batch.to, to, wgd_salen(to));
+		wgd_batch.seg = len;
+	}
+	memcpy(wgd_batch.buf + wgd_batch.len, msg, len);
+	wgd_batch.lens[wgd_batch.count++] = len;
+	wgd_batch.len += len;
+	wgd_batch.closed = len < wgd_batch.seg;
+}
+
+static void wgd_tun_write(void *ctx, const struct virtio_net_hdr *h,
+			  const uint8_t *pkt, size_t len)
+{
+	struct wgd *w = ctx;
+	struct iovec iov[2] = {
+		{ (void *)h, VNET_HDR_LEN }, { (void *)pkt, len },
+	};
+
+	if (writev(w->tun_fd, iov, 2) < 0 && errno != EAGAIN)
+		wgd_log(LOG_VERBOSE, "tun write: %s", strerror(errno));
 }
 
 static void wgd_deliver(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct wgd *w = ctx;
+	struct virtio_net_hdr h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
 
-	if (write(w->tun_fd, pkt, len) < 0 && errno != EAGAIN)
-		wgd_log(LOG_VERBOSE, "tun write: %s", strerror(errno));
+	if (w->offload)
+		gro_add(&w->gro, pkt, len);
+	else
+		wgd_tun_write(w, &h, pkt, len);
 }
 
 static const struct wg_ops wgd_ops = { .send = wgd_send, .deliver = wgd_deliver };
 
 /* --- the loop --- */
 
+#define SEG_MAX 128
 static _Alignas(16) uint8_t wgd_bufs[BATCH][BUF_SIZE];
+static _Alignas(16) uint8_t wgd_tunbuf[WG_HEADROOM + BUF_SIZE + WG_TAILROOM];
+static _Alignas(16) uint8_t wgd_segbuf[SEG_MAX * 4096];
 
 static void wgd_read_udp(struct wgd *w, int fd)
 {
@@ -211,24 +333,45 @@ static void wgd_read_udp(struct wgd *w, int fd)
 	wgd_now(w);
 	for (int i = 0; i < n; i++)
 		wg_device_receive(w->dev, &from[i], wgd_bufs[i], msgs[i].msg_len);
+	gro_flush(&w->gro);
+}
+
+/* One read from the TUN device: a packet, or a TCP super-packet that is
+ * cut into segments here, each then encrypted by the engine. */
+static bool wgd_read_tun_one(struct wgd *w)
+{
+	uint8_t *pkt = wgd_tunbuf + WG_HEADROOM;
+	struct virtio_net_hdr h;
+	uint8_t *segs[SEG_MAX];
+	size_t lens[SEG_MAX], nsegs, len;
+	ssize_t n = read(w->tun_fd, pkt - VNET_HDR_LEN, BUF_SIZE);
+
+	if (n < 0) {
+		if (errno == EBADFD || errno == EIO) {
+			wgd_log(LOG_VERBOSE, "interface gone");
+			w->running = false;
+		}
+		return false;
+	}
+	if ((size_t)n <= VNET_HDR_LEN)
+		return true;
+	memcpy(&h, pkt - VNET_HDR_LEN, VNET_HDR_LEN);
+	len = (size_t)n - VNET_HDR_LEN;
+	if (!offload_segment(&h, pkt, len, wgd_segbuf, sizeof(wgd_segbuf),
+			     WG_HEADROOM, WG_TAILROOM, SEG_MAX, segs, lens, &nsegs))
+		return true;	/* a packet the kernel mislabelled: drop */
+	if (!nsegs)
+		wg_device_send(w->dev, wgd_tunbuf, len);
+	for (size_t i = 0; i < nsegs; i++)
+		wg_device_send(w->dev, segs[i], lens[i]);
+	return true;
 }
 
 static void wgd_read_tun(struct wgd *w)
 {
 	wgd_now(w);
-	for (int i = 0; i < BATCH; i++) {
-		uint8_t *buf = wgd_bufs[0];
-		ssize_t n = read(w->tun_fd, buf + WG_HEADROOM,
-				 BUF_SIZE - WG_HEADROOM - WG_TAILROOM);
-		if (n < 0) {
-			if (errno == EBADFD || errno == EIO) {
-				wgd_log(LOG_VERBOSE, "interface gone");
-				w->running = false;
-			}
-			return;
-		}
-		wg_device_send(w->dev, buf, (size_t)n);
-	}
+	for (int i = 0; i < BATCH && wgd_read_tun_one(w); i++)
+		;
 }
 
 /* RTM_DELLINK for our interface ends the daemon; RTM_NEWLINK refreshes
@@ -317,8 +460,10 @@ static void wgd_loop(struct wgd *w)
 		int n = epoll_wait(w->epoll_fd, evs, 16, -1);
 		if (n < 0 && errno != EINTR)
 			break;
-		for (int i = 0; i < n && w->running; i++)
+		for (int i = 0; i < n && w->running; i++) {
 			wgd_dispatch(w, evs[i].data.u64);
+			wgd_flush(w);
+		}
 	}
 }
 
@@ -358,7 +503,12 @@ static int wgd_setup(struct wgd *w, char *why, size_t whylen)
 {
 	int r;
 
+	const char *off = getenv("WEFT_WG_OFFLOAD");
+	bool want_offload = !off || strcmp(off, "0");
+
 	w->udp4 = w->udp6 = w->uapi_fd = -1;
+	w->udp_gso = want_offload;
+	gro_init(&w->gro, wgd_tun_write, w);
 	w->dev = wg_device_new(&wgd_ops, w);
 	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -382,7 +532,7 @@ static int wgd_setup(struct wgd *w, char *why, size_t whylen)
 			 w->ifname);
 		return -1;
 	}
-	w->tun_fd = tun_open(w->ifname, &w->ifindex);
+	w->tun_fd = tun_open(w->ifname, &w->ifindex, want_offload, &w->offload);
 	if (w->tun_fd < 0) {
 		snprintf(why, whylen, "cannot create TUN interface %s: %s",
 			 w->ifname, strerror(-w->tun_fd));
@@ -433,7 +583,8 @@ static void usage(FILE *f)
 "  -f, --foreground  stay in the foreground, log to stderr\n"
 "      --stats       print the running daemon's drop and event counters\n"
 "\n"
-"Environment: LOG_LEVEL=verbose|error|silent (default error).\n",
+"Environment: LOG_LEVEL=verbose|error|silent (default error);\n"
+"WEFT_WG_OFFLOAD=0 turns off TUN segmentation/coalescing and UDP GSO.\n",
 		WG_RUN_DIR);
 }
 
@@ -516,7 +667,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	struct wgd w = { 0 };
+	static struct wgd w;	/* large (the coalescer): not on the stack */
 	bool foreground = false, stats = false;
 	char why[256];
 	int c, report = -1;

@@ -25,7 +25,7 @@ static int tun_ifreq(const char *name, unsigned long req, struct ifreq *ifr)
 	return r;
 }
 
-int tun_open(const char *name, int *ifindex)
+int tun_open(const char *name, int *ifindex, bool want_offload, bool *offload)
 {
 	struct ifreq ifr = { 0 };
 	int fd, r;
@@ -36,12 +36,16 @@ int tun_open(const char *name, int *ifindex)
 	if (fd < 0)
 		return -errno;
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
+	/* Checksum and TCP segmentation offload: the kernel may then hand us
+	 * 64 KiB TCP super-packets and skip checksums we will compute. */
+	*offload = want_offload &&
+		   ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
 	memset(&ifr, 0, sizeof(ifr));
 	r = tun_ifreq(name, SIOCGIFINDEX, &ifr);
 	if (r < 0) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "device.h"
+#include "offload.h"
 
 #define WG_RUN_DIR "/var/run/wireguard"
 
@@ -26,6 +27,9 @@ struct wgd {
 	int signal_fd;
 	int netlink_fd;
 	uint64_t armed_deadline;
+	bool offload;			/* TUN gives TSO super-packets */
+	bool udp_gso;			/* UDP_SEGMENT works; cleared on failure */
+	struct gro gro;
 	bool running;
 	struct wg_device *dev;
 };
