@@ -159,14 +159,16 @@ int wg_peer_new(struct wg_device *dev, const uint8_t pub[32],
 	memcpy(p->public_key, pub, 32);
 	noise_handshake_init(&p->hs, &dev->local, pub);
 	cookie_maker_init(&p->cookie, pub);
+	/* Rehash before p is on the list: the rehash files every listed
+	 * peer, and p is filed once, below. */
+	if (++dev->n_peers > dev->peer_mask + 1)
+		device_rehash(dev);
 	p->prev = dev->last;
 	if (dev->last)
 		dev->last->next = p;
 	else
 		dev->first = p;
 	dev->last = p;
-	if (++dev->n_peers > dev->peer_mask + 1)
-		device_rehash(dev);
 	h = device_key_hash(dev, pub);
 	p->hash_next = dev->peer_buckets[h];
 	dev->peer_buckets[h] = p;

@@ -175,6 +175,8 @@ bool offload_segment(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len,
 	payload = len - hdrlen;
 	if (payload <= gso)		/* one segment: nothing to cut */
 		return offload_finish_csum(h, pkt, len);
+	if (hdrlen + gso > OFFLOAD_MAX_PACKET)	/* a length no IP header holds */
+		return false;
 	n = (payload + gso - 1) / gso;
 	stride = (headroom + hdrlen + gso + tailroom + 15) & ~(size_t)15;
 	if (n > max_segs || n * stride > outcap)
@@ -264,7 +266,9 @@ void gro_flush(struct gro *g)
 }
 
 /* The bytes that must agree for two segments to merge, besides the flow
- * key: IPv4 TOS/DF/TTL, IPv6 class/label/hop limit, ACK, options. */
+ * key: IPv4 TOS/DF/TTL, IPv6 class/label/hop limit, ACK, window, options
+ * (the kernel's tcp_gro_receive flushes on a window change too: the merged
+ * packet carries only the first segment's window). */
 static bool gro_same_headers(const struct gro_flow *f, const uint8_t *pkt)
 {
 	const uint8_t *a = f->buf, *ta = a + f->iphl, *tb = pkt + f->iphl;
@@ -275,7 +279,7 @@ static bool gro_same_headers(const struct gro_flow *f, const uint8_t *pkt)
 	} else if (memcmp(a, pkt, 4) || a[7] != pkt[7]) {
 		return false;
 	}
-	return !memcmp(ta + 8, tb + 8, 4) &&
+	return !memcmp(ta + 8, tb + 8, 4) && !memcmp(ta + 14, tb + 14, 2) &&
 	       !memcmp(ta + 20, tb + 20, f->hdrlen - f->iphl - 20);
 }
 
@@ -342,9 +346,10 @@ void gro_add(struct gro *g, const uint8_t *pkt, size_t len)
 	uint8_t flags;
 
 	hdrlen = offload_tcp_headers(pkt, len, &family, &iphl);
-	/* IPv4 with options or fragments, or a length the header denies,
+	/* IPv4 with options or fragments, a length the header denies, or
+	 * one too long for a flow's buffer (IPv6 allows 40 + 65535 bytes)
 	 * passes through as it is. */
-	if (!hdrlen || (family == AF_INET &&
+	if (!hdrlen || len > OFFLOAD_MAX_PACKET || (family == AF_INET &&
 			(iphl != 20 || (pkt[6] & 0x3f) || pkt[7] ||
 			 (size_t)(pkt[2] << 8 | pkt[3]) != len)) ||
 	    (family == AF_INET6 && (size_t)(pkt[4] << 8 | pkt[5]) + 40 != len)) {

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tests/run.sh [unit|netns|all] — the runner behind `make check`.
+#
+#   BUILD=build|build-san   which build to test (default build)
+#   unit    only the unit tests: every $BUILD/tests/test_* binary, whose
+#           TAP lines ("ok N - ...", "not ok N - ...") are counted one by
+#           one; a binary that exits nonzero without a "not ok" line (a
+#           crash, a sanitizer report) counts as one failure.
+#   netns   only the network-namespace tests (root only): tests/netns/
+#           matrix.sh runs every tests/netns/test_*.sh for each pair of
+#           implementations (NETNS_PAIRS, default weft:weft weft:wgo
+#           wgo:weft) with $BUILD/weft-wg as weft; each run counts once.
+#   all     both (default).
+# Ends with exactly one line "N passed, N failed"; exit 1 if any failed.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+MODE=${1:-all}
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
+pass=0 fail=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-run.XXXXXX")
+CHILD=""
+trap 'rm -rf "$TMP"' EXIT
+# Background children ignore SIGINT: pass INT/TERM on so they clean up.
+on_signal() {
+	[[ -n "$CHILD" ]] && kill -TERM "$CHILD" 2>/dev/null && wait "$CHILD" 2>/dev/null
+	exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
+
+case $MODE in unit | netns | all) ;; *)
+	echo "usage: $0 [unit|netns|all]" >&2
+	exit 2
+	;;
+esac
+
+run_unit() {
+	local b name rc okc notok found=0
+	for b in "$ROOT/$BUILD"/tests/test_*; do
+		[[ -f "$b" && -x "$b" ]] || continue
+		case $b in *.o | *.d) continue ;; esac
+		found=1
+		name=${b##*/}
+		echo "# $name"
+		# (the group's redirection also catches bash's "Segmentation fault")
+		{ timeout -k 5 "$UNIT_TIMEOUT" "$b"; rc=$?; } >"$TMP/out" 2>&1
+		cat "$TMP/out"
+		okc=$(grep -cE '^ok [0-9]+' "$TMP/out")
+		notok=$(grep -cE '^not ok [0-9]+' "$TMP/out")
+		pass=$((pass + okc))
+		fail=$((fail + notok))
+		if ((rc != 0 && notok == 0)); then
+			fail=$((fail + 1))
+			if ((rc == 124 || rc == 137)); then
+				echo "not ok - $name timed out after ${UNIT_TIMEOUT}s"
+			else
+				echo "not ok - $name exited with status $rc without a failed check (crash or sanitizer report?)"
+			fi
+		elif ((rc == 0 && okc + notok == 0)); then
+			fail=$((fail + 1))
+			echo "not ok - $name ran no checks"
+		fi
+	done
+	((found)) || echo "# no unit test binaries in $BUILD/tests/"
+}
+
+run_netns() {
+	if ((EUID != 0)); then
+		echo "# skipping the network-namespace tests: they need root"
+		return
+	fi
+	local okc notok rc
+	echo "# network-namespace tests, weft-wg = $BUILD/weft-wg, pairs: ${NETNS_PAIRS:-weft:weft weft:wgo wgo:weft}"
+	WEFT_WG=${WEFT_WG:-$ROOT/$BUILD/weft-wg} "$ROOT/tests/netns/matrix.sh" >"$TMP/netns" 2>&1 &
+	CHILD=$!
+	# Stream the output (all but matrix.sh's own summary line) as it comes.
+	tail -n +1 --pid="$CHILD" -f "$TMP/netns" 2>/dev/null | grep -vE '^[0-9]+ passed, [0-9]+ failed$'
+	wait "$CHILD"
+	rc=$?
+	CHILD=""
+	okc=$(grep -cE '^ok [0-9]+' "$TMP/netns")
+	notok=$(grep -cE '^not ok [0-9]+' "$TMP/netns")
+	pass=$((pass + okc))
+	fail=$((fail + notok))
+	if ((rc != 0 && notok == 0)); then
+		fail=$((fail + 1))
+		echo "not ok - tests/netns/matrix.sh exited with status $rc"
+	fi
+}
+
+[[ $MODE == unit || $MODE == all ]] && run_unit
+[[ $MODE == netns || $MODE == all ]] && run_netns
+echo "$pass passed, $fail failed"
+((fail == 0))
