@@ -27,8 +27,14 @@ TOOLS    = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 
 BINS     = weft-wg
+# The sanitizer build stays in build-san/; only the normal one is copied up.
+ifeq ($(SANITIZE),1)
+TOP_BINS = $(BINS:%=$(BUILD)/%)
+else
+TOP_BINS = $(BINS)
+endif
 
-all: $(BINS) $(TESTS) $(TOOLS)
+all: $(TOP_BINS) $(TESTS) $(TOOLS)
 
 weft-wg: $(BUILD)/weft-wg
 	cp $< $@

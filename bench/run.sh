@@ -34,9 +34,9 @@ RESULTS=$WT_TMP/results
 # measure NAME SERVER_ADDR: iperf3 + ping from A to SERVER_ADDR in B,
 # appends "NAME MBITS RTT_AVG_MS LOSS%" to RESULTS.
 measure() {
-	local name=$1 addr=$2 res bytes bps out rtt loss
+	local name=$1 addr=$2 res bps out rtt loss
 	wt_iperf res "$NS_B" "$addr" "$NS_A" "$SECS" || { wt_log "$name: iperf3 failed"; return 1; }
-	read -r bytes bps <<<"$res"
+	read -r _ bps <<<"$res"
 	out=$(timeout $((PINGS / 50 + 30)) ip netns exec "$NS_A" \
 		ping -n -q -c "$PINGS" -i 0.01 -W 1 -w $((PINGS / 50 + 20)) "$addr" 2>&1)
 	rtt=$(awk -F'/' '/^(rtt|round-trip)/ { print $5 }' <<<"$out")

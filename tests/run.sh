@@ -72,8 +72,9 @@ run_netns() {
 		return
 	fi
 	local okc notok rc
-	echo "# network-namespace tests, weft-wg = $BUILD/weft-wg, pairs: ${NETNS_PAIRS:-weft:weft weft:wgo wgo:weft}"
-	WEFT_WG=${WEFT_WG:-$ROOT/$BUILD/weft-wg} "$ROOT/tests/netns/matrix.sh" >"$TMP/netns" 2>&1 &
+	local weft=${WEFT_WG:-$ROOT/$BUILD/weft-wg}
+	echo "# network-namespace tests: weft-wg = ${weft#$ROOT/}, pairs: ${NETNS_PAIRS:-weft:weft weft:wgo wgo:weft}"
+	WEFT_WG=$weft "$ROOT/tests/netns/matrix.sh" >"$TMP/netns" 2>&1 &
 	CHILD=$!
 	# Stream the output (all but matrix.sh's own summary line) as it comes.
 	tail -n +1 --pid="$CHILD" -f "$TMP/netns" 2>/dev/null | grep -vE '^[0-9]+ passed, [0-9]+ failed$'

@@ -151,6 +151,10 @@ static void receive_send_response(struct wg_peer *peer)
 		return;
 	wg_timers_any_authenticated_packet_traversal(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
+	/* A response counts against the REKEY_TIMEOUT rate limit as an
+	 * initiation does: until the initiator confirms the session, our own
+	 * packets wait for it rather than start a competing handshake. */
+	peer->last_sent_handshake = dev->now;
 	wg_peer_send_buffer(peer, (const uint8_t *)&msg, sizeof(msg));
 }
 

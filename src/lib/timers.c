@@ -195,7 +195,9 @@ static void timers_expired_retransmit(struct wg_peer *peer)
 {
 	if (peer->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 		/* Gave up after REKEY_ATTEMPT_TIME: forget queued packets and
-		 * let the keys die unless traffic wakes us again. */
+		 * let the keys die unless traffic wakes us again.  A pending
+		 * keepalive or new-handshake timer would start over at once. */
+		timers_disarm(peer, WG_TIMER_KEEPALIVE);
 		timers_disarm(peer, WG_TIMER_NEW_HANDSHAKE);
 		wg_peer_drop_staged(peer);
 		if (!peer->timer[WG_TIMER_ZERO_KEYS])

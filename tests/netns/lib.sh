@@ -560,8 +560,11 @@ wt__on_exit() {
 	if ((rc != 0)); then
 		for f in "$WT_TMP"/*.log; do
 			[[ -s "$f" ]] || continue
+			# (without wireguard-go's boxed banner)
+			grep -v '[│┌└]' "$f" | tail -n 15 | sed 's/^/    | /' >"$WT_TMP/.tail"
+			[[ -s "$WT_TMP/.tail" ]] || continue
 			wt_log "--- last lines of ${f##*/}:"
-			tail -n 15 "$f" | sed 's/^/    | /'
+			cat "$WT_TMP/.tail"
 		done
 	fi
 	if [[ -n "${WT_KEEP_TMP:-}" ]]; then

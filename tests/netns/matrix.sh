@@ -7,7 +7,10 @@
 #                  (weft = $WEFT_WG, wgo = $WGO)
 #   WEFT_WG        weft-wg binary, default <repo>/weft-wg
 #   WGO            wireguard-go command, default wireguard-go
-#   NETNS_TIMEOUT  seconds per test run, default 300
+#   NETNS_TIMEOUT  seconds per test run, default 180
+#   NETNS_BUDGET   seconds for the whole matrix, default 1500: tests not
+#                  started by then count as failed (keeps a hanging
+#                  implementation from eating CI's time)
 #   VERBOSE=1      print every test's output (default: only failures')
 #
 # Tests marked "# matrix: single" only exercise IMPL_A; they run for the
@@ -19,7 +22,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 : "${WEFT_WG:=$ROOT/weft-wg}"
 : "${WGO:=wireguard-go}"
 : "${NETNS_PAIRS:=weft:weft weft:wgo wgo:weft}"
-: "${NETNS_TIMEOUT:=300}"
+: "${NETNS_TIMEOUT:=180}"
+: "${NETNS_BUDGET:=1500}"
 export WEFT_WG
 
 if ((EUID != 0)); then
@@ -89,6 +93,11 @@ for pair in $NETNS_PAIRS; do
 		done
 		if [[ -n "$missing" ]]; then
 			echo "not ok $n - $label # implementation not found: $missing"
+			fail=$((fail + 1))
+			continue
+		fi
+		if ((SECONDS >= NETNS_BUDGET)); then
+			echo "not ok $n - $label # not run: the matrix's ${NETNS_BUDGET}s budget is used up"
 			fail=$((fail + 1))
 			continue
 		fi
