@@ -197,6 +197,7 @@ void wg_timers_any_authenticated_packet_sent(struct wg_peer *peer);
 void wg_timers_any_authenticated_packet_received(struct wg_peer *peer);
 void wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer);
 void wg_timers_handshake_initiated(struct wg_peer *peer);
+void wg_timers_handshake_deferred(struct wg_peer *peer);
 void wg_timers_handshake_complete(struct wg_peer *peer);
 void wg_timers_session_derived(struct wg_peer *peer);
 

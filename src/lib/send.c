@@ -188,8 +188,13 @@ void wg_peer_send_initiation(struct wg_peer *peer, bool is_retry)
 	if (!dev->local.has_key || !peer->has_endpoint)
 		return;
 	if (peer->last_sent_handshake &&
-	    dev->now - peer->last_sent_handshake < REKEY_TIMEOUT)
+	    dev->now - peer->last_sent_handshake < REKEY_TIMEOUT) {
+		/* Rate limited (§6.1).  If a retry or staged packets wait
+		 * for this handshake, try again when the limit ends. */
+		if (is_retry || peer->staged_count)
+			wg_timers_handshake_deferred(peer);
 		return;
+	}
 	peer->last_sent_handshake = dev->now;
 	wg_peer_clear_handshake(peer);
 	if (wg_index_insert(dev, WG_INDEX_HANDSHAKE, peer, NULL,

@@ -172,6 +172,17 @@ void wg_timers_handshake_initiated(struct wg_peer *peer)
 	timers_arm(peer, WG_TIMER_RETRANSMIT, REKEY_TIMEOUT + timers_jitter(peer));
 }
 
+/* An initiation was wanted but rate limited: unless a retransmission is
+ * already due, retry once REKEY_TIMEOUT has passed since the last one. */
+void wg_timers_handshake_deferred(struct wg_peer *peer)
+{
+	uint64_t end = peer->last_sent_handshake + REKEY_TIMEOUT;
+
+	if (!peer->timer[WG_TIMER_RETRANSMIT])
+		timers_arm(peer, WG_TIMER_RETRANSMIT,
+			   end - peer->dev->now + timers_jitter(peer));
+}
+
 /* A handshake response was received, or the responder saw its first
  * data on the new keypair. */
 void wg_timers_handshake_complete(struct wg_peer *peer)

@@ -29,6 +29,7 @@
 /* ---- the simulated clock -------------------------------------------- */
 
 static uint64_t sim_now = 1000 * SEC;
+static bool sim_trace;
 
 /* ---- nodes ------------------------------------------------------------ */
 
@@ -112,6 +113,12 @@ static void sim_send(void *ctx, const union wg_sockaddr *to,
 	struct node *n = ctx;
 	struct net_msg *m;
 
+	if (sim_trace)
+		printf("# TRACE %llu.%03llu %s sends type %d len %zu idx %08x/%08x\n",
+		       (unsigned long long)(sim_now / SEC % 100000),
+		       (unsigned long long)(sim_now / MS % 1000), n->name,
+		       len ? msg[0] : -1, len, len >= 8 ? *(const uint32_t *)(msg + 4) : 0,
+		       len >= 12 ? *(const uint32_t *)(msg + 8) : 0);
 	n->sent[len && msg[0] <= 4 ? msg[0] : 0]++;
 	if (n->n_log < LOG_MAX)
 		n->log[n->n_log++] = (struct sent_rec){ sim_now, len ? msg[0] : 0, len };
@@ -1830,6 +1837,38 @@ static void chaos_step(struct node *a, struct node *b, size_t *rekeys)
 	}
 }
 
+static void chaos_dump_peer(const struct node *x, const struct node *y)
+{
+	const struct wg_peer *p = peer_of(x, y);
+
+	printf("# %s: peer %s kp prev %p cur %p next %p hs %d staged %u attempts %u "
+	       "ep %s last_hs %llds ago\n", x->name, y->name, (void *)p->kp_prev,
+	       (void *)p->kp_cur, (void *)p->kp_next, p->hs.state, p->staged_count,
+	       p->handshake_attempts,
+	       p->has_endpoint ? (sim_same_addr(&p->endpoint, &y->addr) ? "right" : "WRONG") : "none",
+	       (long long)((sim_now - p->last_sent_handshake) / SEC));
+	for (int t = 0; t < WG_TIMER_COUNT; t++)
+		printf("#   timer %d: %lld ms\n", t,
+		       p->timer[t] ? (long long)((int64_t)(p->timer[t] - sim_now) / (int64_t)MS) : -1LL);
+	printf("#   stats: mal %llu mac %llu unkpeer %llu auth %llu hsrep %llu unkidx %llu "
+	       "rep %llu exp %llu hs %llu\n",
+	       (unsigned long long)x->dev->stats.rx_malformed,
+	       (unsigned long long)x->dev->stats.rx_invalid_mac,
+	       (unsigned long long)x->dev->stats.rx_unknown_peer,
+	       (unsigned long long)x->dev->stats.rx_bad_auth,
+	       (unsigned long long)x->dev->stats.rx_handshake_replay,
+	       (unsigned long long)x->dev->stats.rx_unknown_index,
+	       (unsigned long long)x->dev->stats.rx_replay,
+	       (unsigned long long)x->dev->stats.rx_expired_key,
+	       (unsigned long long)x->dev->stats.handshakes_completed);
+}
+
+static void chaos_dump(const struct node *a, const struct node *b)
+{
+	chaos_dump_peer(a, b);
+	chaos_dump_peer(b, a);
+}
+
 static void test_chaos(void)
 {
 	static struct node a, b;
@@ -1842,15 +1881,26 @@ static void test_chaos(void)
 		nseeds = (size_t)atoi(env);
 		steps = 10000;
 	}
+	env = getenv("WEFT_CHAOS_SEED");	/* just this one, 10000 events */
+	if (env && atoi(env) > 0)
+		nseeds = 1, steps = 10000;
 	for (size_t k = 0; k < nseeds; k++) {
 		size_t bad_at = 0, rekeys = 0;
-		uint64_t seed = k < 8 ? seeds[k] : k + 1;
+		uint64_t seed = env && atoi(env) > 0 ? (uint64_t)atoi(env) :
+				k < 8 ? seeds[k] : k + 1;
 		bool ok = true;
 
+		/* Reproducible: the clock, and the devices' jitter and index
+		 * generators, start from fixed values. */
 		chaos_rng = seed;
+		sim_now = 1000000 * SEC;
 		sim_pair(&a, &b);
+		a.dev->rng = seed * 3;
+		b.dev->rng = seed * 5;
 		net.hold = true;
 		for (size_t i = 0; i < steps && ok; i++) {
+			sim_trace = getenv("WEFT_TRACE") && i >= steps - 60;
+			if (sim_trace) printf("# EVENT %zu at %llu\n", i, (unsigned long long)(sim_now / MS));
 			chaos_step(&a, &b, &rekeys);
 			ok = engine_consistent(a.dev) && engine_consistent(b.dev);
 			bad_at = i;
@@ -1865,6 +1915,8 @@ static void test_chaos(void)
 		      (unsigned long long)b.dev->stats.handshakes_completed,
 		      a.n_delivered, b.n_delivered);
 		/* The network heals: within a minute both directions work. */
+		if (sim_trace) chaos_dump(&a, &b), printf("# HEAL at %llu\n", (unsigned long long)(sim_now / MS));
+		sim_trace = getenv("WEFT_TRACE") != NULL;
 		net_reset();
 		sim_run_for(SEC);
 		node_ping(&a, &b, 201);
@@ -1873,10 +1925,13 @@ static void test_chaos(void)
 		node_ping(&a, &b, 203);
 		node_ping(&b, &a, 204);
 		sim_settle();
+		if (!(node_got_ping(&b, &a, 203) && node_got_ping(&a, &b, 204)))
+			chaos_dump(&a, &b);
 		CHECK(node_got_ping(&b, &a, 203) && node_got_ping(&a, &b, 204) &&
 		      engine_consistent(a.dev) && engine_consistent(b.dev),
 		      "chaos seed %llu: after healing, traffic flows both ways (%zu identity changes)",
 		      (unsigned long long)seed, rekeys);
+		sim_trace = false;
 		sim_end();
 	}
 }
