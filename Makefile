@@ -6,8 +6,8 @@ CSTD     = -std=c11 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc/lib -MMD -MP
-LDLIBS  += -lcrypto
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc/lib -Isrc/server -MMD -MP
+LDLIBS  += -lcrypto -lsqlite3
 
 ifeq ($(SANITIZE),1)
 BUILD    = build-san
@@ -15,7 +15,9 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC  = $(wildcard src/lib/*.c)
+# The engine and the control plane's pure and storage modules; binaries'
+# own sources live in their directories (src/wg, ...).
+LIB_SRC  = $(wildcard src/lib/*.c src/server/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libweft.a
 WG_SRC   = $(wildcard src/wg/*.c)
@@ -69,8 +71,8 @@ FUZZ_TIME ?= 20
 fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(CSTD) -g -O1 -Isrc/lib -fsanitize=fuzzer,address,undefined \
-	    -o build-fuzz/$$n $$f $(LIB_SRC) -lcrypto; done
+	  clang $(CSTD) -g -O1 -Isrc/lib -Isrc/server -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/$$n $$f $(LIB_SRC) -lcrypto -lsqlite3; done
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_TIME)s"; \
 	  build-fuzz/$$n -max_total_time=$(FUZZ_TIME) -print_final_stats=0 build-fuzz/corpus-$$n fuzz/seeds/$$n 2>&1 | tail -n 2; done
