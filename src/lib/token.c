@@ -6,6 +6,8 @@
  * parsed plainly.
  */
 #include "token.h"
+
+#include "encoding.h"
 #include "crypto.h"
 
 #include <arpa/inet.h>
@@ -39,90 +41,6 @@ static void token_quote(char out[56], const char *s, size_t len)
 	if (n < len)
 		memcpy(out + n, "...", 3), n += 3;
 	out[n] = '\0';
-}
-
-/* ---- constant-time base64url (RFC 4648 §5) ---------------------------- */
-
-/* All ones when lo <= c <= hi, else zero; no branch on c. */
-static uint32_t token_ct_range(uint32_t c, uint32_t lo, uint32_t hi)
-{
-	uint32_t outside = ((c - lo) | (hi - c)) >> 31;
-
-	return 0u - (outside ^ 1u);
-}
-
-static uint32_t token_ct_b64_value(uint32_t c, uint32_t *bad)
-{
-	uint32_t up = token_ct_range(c, 'A', 'Z');
-	uint32_t low = token_ct_range(c, 'a', 'z');
-	uint32_t dig = token_ct_range(c, '0', '9');
-	uint32_t minus = token_ct_range(c, '-', '-');
-	uint32_t under = token_ct_range(c, '_', '_');
-
-	*bad |= ~(up | low | dig | minus | under);
-	return (up & (c - 'A')) | (low & (c - 'a' + 26)) |
-	       (dig & (c - '0' + 52)) | (minus & 62u) | (under & 63u);
-}
-
-/* Start from 'A'+v and add, for each later run of the alphabet v falls
- * into, the step from where the previous run would put it. */
-static char token_ct_b64_char(uint32_t v)
-{
-	uint32_t c = v + 'A';
-
-	c += token_ct_range(v, 26, 63) & (uint32_t)(('a' - 26) - 'A');
-	c += token_ct_range(v, 52, 63) & (uint32_t)(('0' - 52) - ('a' - 26));
-	c += token_ct_range(v, 62, 63) & (uint32_t)(('-' - 62) - ('0' - 52));
-	c += token_ct_range(v, 63, 63) & (uint32_t)(('_' - 63) - ('-' - 62));
-	return (char)(c & 0xff);
-}
-
-/* 65 bytes: 21 groups of three, then two bytes in three characters. */
-static void token_b64_encode(char out[TOKEN_B64_LEN],
-			     const uint8_t in[TOKEN_BLOB_LEN])
-{
-	uint32_t acc;
-	size_t i, j;
-
-	for (i = 0; i < 21; i++) {
-		acc = ((uint32_t)in[3 * i] << 16) |
-		      ((uint32_t)in[3 * i + 1] << 8) | in[3 * i + 2];
-		for (j = 0; j < 4; j++)
-			out[4 * i + j] = token_ct_b64_char((acc >> (18 - 6 * j)) & 63);
-	}
-	acc = ((uint32_t)in[63] << 10) | ((uint32_t)in[64] << 2);
-	for (j = 0; j < 3; j++)
-		out[84 + j] = token_ct_b64_char((acc >> (12 - 6 * j)) & 63);
-}
-
-static uint32_t token_b64_group(const char *s, size_t n, uint32_t *bad)
-{
-	uint32_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		acc = (acc << 6) | token_ct_b64_value((unsigned char)s[i], bad);
-	return acc;
-}
-
-/* Decodes exactly TOKEN_B64_LEN characters; false on any bad character or
- * nonzero spare bits.  out is written either way; the caller wipes it. */
-static bool token_b64_decode(uint8_t out[TOKEN_BLOB_LEN], const char *in)
-{
-	uint32_t bad = 0, acc;
-	size_t i;
-
-	for (i = 0; i < 21; i++) {
-		acc = token_b64_group(in + 4 * i, 4, &bad);
-		out[3 * i] = (uint8_t)(acc >> 16);
-		out[3 * i + 1] = (uint8_t)(acc >> 8);
-		out[3 * i + 2] = (uint8_t)acc;
-	}
-	acc = token_b64_group(in + 84, 3, &bad);
-	out[63] = (uint8_t)(acc >> 10);
-	out[64] = (uint8_t)(acc >> 2);
-	bad |= acc & 3u;
-	return bad == 0;
 }
 
 /* ---- endpoints -------------------------------------------------------- */
@@ -337,7 +255,7 @@ int token_format(char *out, size_t cap, const uint8_t server_pub[32],
 	memcpy(blob + 1, server_pub, 32);
 	memcpy(blob + 33, secret, TOKEN_SECRET_LEN);
 	memcpy(out, TOKEN_PREFIX, TOKEN_PREFIX_LEN);
-	token_b64_encode(out + TOKEN_PREFIX_LEN, blob);
+	b64_encode(out + TOKEN_PREFIX_LEN, blob, TOKEN_BLOB_LEN, B64_URL);
 	out[TOKEN_PREFIX_LEN + TOKEN_B64_LEN] = ':';
 	memcpy(out + TOKEN_PREFIX_LEN + TOKEN_B64_LEN + 1, endpoints, elen);
 	out[total] = '\0';
@@ -368,7 +286,7 @@ static int token_parse_keys(const char *s, size_t len, struct token *t,
 			  (size_t)(sep - b64), TOKEN_B64_LEN);
 		return -EINVAL;
 	}
-	if (!token_b64_decode(blob, b64)) {
+	if (!b64_decode(blob, TOKEN_BLOB_LEN, b64, TOKEN_B64_LEN, B64_URL)) {
 		token_err(err, errlen, "key material is not valid base64url (RFC 4648 §5, no padding)");
 		goto out;
 	}

@@ -11,6 +11,8 @@
  */
 #include "uapi.h"
 
+#include "encoding.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -19,149 +21,22 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* ---- constant-time helpers ------------------------------------------ */
-
-/*
- * All ones when lo <= c <= hi, else zero.  Callers pass values below 2^16,
- * so each difference has bit 31 set exactly when it went negative; no
- * comparison on c is ever compiled into a branch.
- */
-static uint32_t uapi_ct_range(uint32_t c, uint32_t lo, uint32_t hi)
-{
-	uint32_t outside = ((c - lo) | (hi - c)) >> 31;
-
-	return 0u - (outside ^ 1u);
-}
-
-/* Value of a hex digit (either case); sets bits in *bad when c is none. */
-static uint32_t uapi_ct_hex_value(uint32_t c, uint32_t *bad)
-{
-	uint32_t dig = uapi_ct_range(c, '0', '9');
-	uint32_t low = uapi_ct_range(c, 'a', 'f');
-	uint32_t up = uapi_ct_range(c, 'A', 'F');
-
-	*bad |= ~(dig | low | up);
-	return (dig & (c - '0')) | (low & (c - 'a' + 10)) |
-	       (up & (c - 'A' + 10));
-}
-
-/* Lowercase hex digit for v in 0..15: '0'+v, shifted up to 'a' past 9. */
-static char uapi_ct_hex_char(uint32_t v)
-{
-	return (char)(v + '0' + (uapi_ct_range(v, 10, 15) & ('a' - '0' - 10)));
-}
-
-/* RFC 4648 §4 alphabet value of c; sets bits in *bad when c is not in it. */
-static uint32_t uapi_ct_b64_value(uint32_t c, uint32_t *bad)
-{
-	uint32_t up = uapi_ct_range(c, 'A', 'Z');
-	uint32_t low = uapi_ct_range(c, 'a', 'z');
-	uint32_t dig = uapi_ct_range(c, '0', '9');
-	uint32_t plus = uapi_ct_range(c, '+', '+');
-	uint32_t slash = uapi_ct_range(c, '/', '/');
-
-	*bad |= ~(up | low | dig | plus | slash);
-	return (up & (c - 'A')) | (low & (c - 'a' + 26)) |
-	       (dig & (c - '0' + 52)) | (plus & 62u) | (slash & 63u);
-}
-
-/*
- * RFC 4648 §4 character for v in 0..63.  Start from 'A'+v and, for each
- * later run of the alphabet v falls into, add the distance between where
- * the previous run would have put it and where this run does.  Unsigned
- * wrap-around makes the negative steps exact.
- */
-static char uapi_ct_b64_char(uint32_t v)
-{
-	uint32_t c = v + 'A';
-
-	c += uapi_ct_range(v, 26, 63) & (uint32_t)(('a' - 26) - 'A');
-	c += uapi_ct_range(v, 52, 63) & (uint32_t)(('0' - 52) - ('a' - 26));
-	c += uapi_ct_range(v, 62, 63) & (uint32_t)(('+' - 62) - ('0' - 52));
-	c += uapi_ct_range(v, 63, 63) & (uint32_t)(('/' - 63) - ('+' - 62));
-	return (char)(c & 0xff);
-}
-
 /* ---- key encodings -------------------------------------------------- */
 
 bool uapi_parse_hex_key(uint8_t key[32], const char *hex, size_t len)
 {
-	uint8_t tmp[32];
-	uint32_t bad = 0, hi, lo;
-	size_t i;
-
-	if (len != 64)
-		return false;
-	for (i = 0; i < 32; i++) {
-		hi = uapi_ct_hex_value((unsigned char)hex[2 * i], &bad);
-		lo = uapi_ct_hex_value((unsigned char)hex[2 * i + 1], &bad);
-		tmp[i] = (uint8_t)((hi << 4) | lo);
-	}
-	if (bad == 0)
-		memcpy(key, tmp, sizeof(tmp));
-	explicit_bzero(tmp, sizeof(tmp));
-	return bad == 0;
+	return hex_decode(key, 32, hex, len);
 }
 
-/* Decodes n (2..4) base64 characters into a big-endian bit string. */
-static uint32_t uapi_b64_group(const char *s, size_t n, uint32_t *bad)
-{
-	uint32_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		acc = (acc << 6) | uapi_ct_b64_value((unsigned char)s[i], bad);
-	return acc;
-}
-
-/*
- * 32 bytes are 43 base64 characters and one '=' (RFC 4648 §4): ten full
- * groups give 30 bytes, and the last three characters carry 18 bits, the
- * final two of which must be zero so that each key has one spelling.
- */
+/* 32 bytes are 43 characters and one '=' (RFC 4648 §4). */
 bool key_from_base64(uint8_t key[32], const char *b64, size_t len)
 {
-	uint8_t tmp[32];
-	uint32_t bad = 0, acc;
-	size_t i;
-
-	if (len != 44 || b64[43] != '=')
-		return false;
-	for (i = 0; i < 10; i++) {
-		acc = uapi_b64_group(b64 + 4 * i, 4, &bad);
-		tmp[3 * i] = (uint8_t)(acc >> 16);
-		tmp[3 * i + 1] = (uint8_t)(acc >> 8);
-		tmp[3 * i + 2] = (uint8_t)acc;
-	}
-	acc = uapi_b64_group(b64 + 40, 3, &bad);
-	tmp[30] = (uint8_t)(acc >> 10);
-	tmp[31] = (uint8_t)(acc >> 2);
-	bad |= acc & 3u;
-	if (bad == 0)
-		memcpy(key, tmp, sizeof(tmp));
-	explicit_bzero(tmp, sizeof(tmp));
-	return bad == 0;
+	return b64_decode(key, 32, b64, len, B64_STD);
 }
 
 void key_to_base64(char out[45], const uint8_t key[32])
 {
-	uint32_t acc;
-	size_t i;
-
-	for (i = 0; i < 10; i++) {
-		acc = ((uint32_t)key[3 * i] << 16) |
-		      ((uint32_t)key[3 * i + 1] << 8) | key[3 * i + 2];
-		out[4 * i] = uapi_ct_b64_char((acc >> 18) & 63);
-		out[4 * i + 1] = uapi_ct_b64_char((acc >> 12) & 63);
-		out[4 * i + 2] = uapi_ct_b64_char((acc >> 6) & 63);
-		out[4 * i + 3] = uapi_ct_b64_char(acc & 63);
-	}
-	acc = ((uint32_t)key[30] << 10) | ((uint32_t)key[31] << 2);
-	out[40] = uapi_ct_b64_char((acc >> 12) & 63);
-	out[41] = uapi_ct_b64_char((acc >> 6) & 63);
-	out[42] = uapi_ct_b64_char(acc & 63);
-	out[43] = '=';
-	out[44] = '\0';
+	b64_encode(out, key, 32, B64_STD);
 }
 
 /* ---- framing -------------------------------------------------------- */
@@ -739,15 +614,9 @@ static int uapi_fit(int n, size_t cap)
 
 int uapi_format_key(char *out, size_t cap, const uint8_t key[32])
 {
-	size_t i;
-
 	if (cap < 65)
 		return -1;
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = uapi_ct_hex_char(key[i] >> 4);
-		out[2 * i + 1] = uapi_ct_hex_char(key[i] & 15);
-	}
-	out[64] = '\0';
+	hex_encode(out, key, 32);
 	return 64;
 }
 

@@ -528,6 +528,23 @@ static void bench(struct store *s, int count)
 	      count, t);
 }
 
+/* A newer schema and an unusable path are refused with a reason. */
+static void test_open_refusals(void)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+	sqlite3 *db;
+
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	CHECK(store_open_err(&s, path, err, sizeof(err)) == -ENOTSUP && !s &&
+	      strstr(err, "newer"), "newer schema refused: %s", err);
+	CHECK(store_open_err(&s, "/nonexistent-weft/state.db", err, sizeof(err)) == -ENOENT &&
+	      !s && strstr(err, "/nonexistent-weft/state.db"), "bad path: %s", err);
+}
+
 /* --- main ------------------------------------------------------------------------------ */
 
 static void cleanup(void)
@@ -581,6 +598,7 @@ int main(void)
 	if (!bn || atoi(bn) > 0)
 		bench(s, bn ? atoi(bn) : BENCH_DEFAULT);
 	store_close(s);
+	test_open_refusals();
 	cleanup();
 	return check_done();
 }
