@@ -15,19 +15,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool fuzz_same_endpoint(const union uapi_sockaddr *a,
-			       const union uapi_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in4.sin_port == b->in4.sin_port &&
-		       a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
-	return a->in6.sin6_port == b->in6.sin6_port &&
-	       a->in6.sin6_scope_id == b->in6.sin6_scope_id &&
-	       memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
-}
-
 /* Formats one peer back into set lines (at most 8 allowed IPs), parses
  * them again and traps unless the result matches. */
 static void fuzz_round_trip_peer(const struct uapi_peer *p)
@@ -55,7 +42,7 @@ static void fuzz_round_trip_peer(const struct uapi_peer *p)
 		abort();
 	q = &again.peers[0];
 	if (memcmp(q->public_key, p->public_key, 32) != 0 || q->n_aips != naips ||
-	    (p->has_endpoint && !fuzz_same_endpoint(&q->endpoint, &p->endpoint)))
+	    (p->has_endpoint && !wg_sockaddr_equal(&q->endpoint, &p->endpoint)))
 		abort();
 	for (i = 0; i < naips; i++)
 		if (memcmp(&q->aips[i], &p->aips[i], sizeof(q->aips[i])) != 0)

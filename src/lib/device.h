@@ -21,6 +21,7 @@
 #include "allowedips.h"
 #include "cookie.h"
 #include "noise.h"
+#include "sockaddr.h"
 
 /* Room the caller leaves before and after an outbound IP packet, so that
  * it is encrypted in place into a data message. */
@@ -28,12 +29,6 @@
 #define WG_TAILROOM  (MSG_PADDING - 1 + CRYPTO_TAG_LEN)
 #define WG_MAX_STAGED 128
 #define WG_DEFAULT_MTU 1420
-
-union wg_sockaddr {
-	struct sockaddr sa;
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
-};
 
 struct wg_ops {
 	/* Sends msg to a peer's endpoint.  msg is only valid during the call. */

@@ -148,6 +148,17 @@ static bool noise_open(uint8_t *out, const uint8_t *in, size_t len,
 	return true;
 }
 
+/* Commits a message we created: the handshake moves on only now. */
+static void noise_keep(struct noise_handshake *hs, enum noise_state state,
+		       const uint8_t eph[32], const uint8_t hash[32],
+		       const uint8_t ck[32])
+{
+	memcpy(hs->ephemeral_private, eph, 32);
+	memcpy(hs->hash, hash, 32);
+	memcpy(hs->chaining_key, ck, 32);
+	hs->state = state;
+}
+
 bool noise_create_initiation(struct noise_handshake *hs,
 			     const struct noise_local *l,
 			     struct msg_initiation *msg, uint64_t realtime_ns)
@@ -182,10 +193,7 @@ bool noise_create_initiation(struct noise_handshake *hs,
 	if (!noise_seal(msg->timestamp_enc, ts, TAI64N_LEN, hash, key))
 		goto out;
 
-	memcpy(hs->ephemeral_private, eph, 32);
-	memcpy(hs->hash, hash, 32);
-	memcpy(hs->chaining_key, ck, 32);
-	hs->state = NOISE_CREATED_INITIATION;
+	noise_keep(hs, NOISE_CREATED_INITIATION, eph, hash, ck);
 	ok = true;
 out:
 	crypto_wipe(ck, 32);
@@ -293,10 +301,7 @@ bool noise_create_response(struct noise_handshake *hs,
 	if (!noise_seal(msg->empty_enc, NULL, 0, hash, key))
 		goto out;
 
-	memcpy(hs->ephemeral_private, eph, 32);
-	memcpy(hs->hash, hash, 32);
-	memcpy(hs->chaining_key, ck, 32);
-	hs->state = NOISE_CREATED_RESPONSE;
+	noise_keep(hs, NOISE_CREATED_RESPONSE, eph, hash, ck);
 	ok = true;
 out:
 	crypto_wipe(ck, 32);

@@ -12,23 +12,10 @@
 #include "device.h"
 #include "ip.h"
 
-static bool receive_same_endpoint(const union wg_sockaddr *a,
-				  const union wg_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in4.sin_port == b->in4.sin_port &&
-		       a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
-	return a->in6.sin6_port == b->in6.sin6_port &&
-	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) &&
-	       a->in6.sin6_scope_id == b->in6.sin6_scope_id;
-}
-
 /* Roaming (§2.1): the endpoint follows the latest authenticated packet. */
 static void receive_roam(struct wg_peer *peer, const union wg_sockaddr *from)
 {
-	if (!peer->has_endpoint || !receive_same_endpoint(&peer->endpoint, from))
+	if (!peer->has_endpoint || !wg_sockaddr_equal(&peer->endpoint, from))
 		wg_peer_set_endpoint(peer, from);
 }
 

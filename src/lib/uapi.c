@@ -203,7 +203,7 @@ static bool uapi_parse_v6_host(struct sockaddr_in6 *in6, const char *s, size_t n
 }
 
 /* "a.b.c.d:port" or "[v6]:port"; numeric only, never a host name. */
-static bool uapi_parse_endpoint(union uapi_sockaddr *ep, const char *s, size_t n)
+static bool uapi_parse_endpoint(union wg_sockaddr *ep, const char *s, size_t n)
 {
 	char host[INET_ADDRSTRLEN];
 	const char *colon = NULL, *q;
@@ -620,7 +620,7 @@ int uapi_format_key(char *out, size_t cap, const uint8_t key[32])
 	return 64;
 }
 
-int uapi_format_endpoint(char *out, size_t cap, const union uapi_sockaddr *ep)
+int uapi_format_endpoint(char *out, size_t cap, const union wg_sockaddr *ep)
 {
 	char host[INET6_ADDRSTRLEN];
 

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "sockaddr.h"
+
 enum uapi_op { UAPI_OP_NONE, UAPI_OP_GET, UAPI_OP_SET, UAPI_OP_STATS };
 
 /*
@@ -33,17 +35,12 @@ struct uapi_aip {
 	uint8_t cidr;
 };
 
-union uapi_sockaddr {
-	struct sockaddr sa;
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
-};
 
 struct uapi_peer {
 	uint8_t public_key[32];
 	bool remove, update_only, replace_allowed_ips;
 	bool has_psk;		uint8_t psk[32];	/* all zero: clear */
-	bool has_endpoint;	union uapi_sockaddr endpoint;
+	bool has_endpoint;	union wg_sockaddr endpoint;
 	bool has_keepalive;	uint16_t keepalive;	/* seconds, 0 off */
 	size_t n_aips;		struct uapi_aip *aips;
 };
@@ -66,7 +63,7 @@ void uapi_set_free(struct uapi_set *s);
 /* Formatting helpers for get responses.  Each returns the length written
  * (NUL-terminated) or -1 if it does not fit. */
 int uapi_format_key(char *out, size_t cap, const uint8_t key[32]);	/* hex */
-int uapi_format_endpoint(char *out, size_t cap, const union uapi_sockaddr *ep);
+int uapi_format_endpoint(char *out, size_t cap, const union wg_sockaddr *ep);
 int uapi_format_aip(char *out, size_t cap, int family, const uint8_t *addr,
 		    uint8_t cidr);
 

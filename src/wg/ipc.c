@@ -171,7 +171,7 @@ static void ipc_get_peer(struct ipc_out *o, const struct wg_peer *p)
 	ipc_printf(o, "preshared_key=%s\nprotocol_version=1\n", buf);
 	if (p->has_endpoint &&
 	    uapi_format_endpoint(buf, sizeof(buf),
-				 (const union uapi_sockaddr *)&p->endpoint) > 0)
+				 &p->endpoint) > 0)
 		ipc_printf(o, "endpoint=%s\n", buf);
 	ipc_printf(o, "last_handshake_time_sec=%llu\n"
 		      "last_handshake_time_nsec=%llu\n"
@@ -249,7 +249,7 @@ static int ipc_apply_peer(struct wgd *w, const struct uapi_peer *c)
 	if (c->has_psk)
 		wg_peer_set_psk(p, crypto_is_zero(c->psk, 32) ? NULL : c->psk);
 	if (c->has_endpoint)
-		wg_peer_set_endpoint(p, (const union wg_sockaddr *)&c->endpoint);
+		wg_peer_set_endpoint(p, &c->endpoint);
 	if (c->replace_allowed_ips)
 		wg_peer_clear_allowed_ips(p);
 	for (size_t i = 0; i < c->n_aips; i++) {

@@ -185,11 +185,6 @@ static struct {
 	_Alignas(16) uint8_t buf[UDP_MAX_PAYLOAD];
 } wgd_batch;
 
-static socklen_t wgd_salen(const union wg_sockaddr *sa)
-{
-	return sa->sa.sa_family == AF_INET6 ? sizeof(sa->in6) : sizeof(sa->in4);
-}
-
 static void wgd_flush_mmsg(void)
 {
 	struct mmsghdr m[GSO_MAX_SEGS];
@@ -199,7 +194,7 @@ static void wgd_flush_mmsg(void)
 	for (size_t i = 0; i < wgd_batch.count; i++) {
 		iov[i] = (struct iovec){ wgd_batch.buf + off, wgd_batch.lens[i] };
 		m[i].msg_hdr = (struct msghdr){
-			.msg_name = &wgd_batch.to, .msg_namelen = wgd_salen(&wgd_batch.to),
+			.msg_name = &wgd_batch.to, .msg_namelen = wg_sockaddr_len(&wgd_batch.to),
 			.msg_iov = &iov[i], .msg_iovlen = 1,
 		};
 		off += wgd_batch.lens[i];
@@ -218,7 +213,7 @@ static void wgd_flush(struct wgd *w)
 	char ctl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
 	struct iovec iov = { wgd_batch.buf, wgd_batch.len };
 	struct msghdr mh = {
-		.msg_name = &wgd_batch.to, .msg_namelen = wgd_salen(&wgd_batch.to),
+		.msg_name = &wgd_batch.to, .msg_namelen = wg_sockaddr_len(&wgd_batch.to),
 		.msg_iov = &iov, .msg_iovlen = 1,
 	};
 	struct cmsghdr *cm;
@@ -250,12 +245,6 @@ out:
 	wgd_batch.closed = false;
 }
 
-static bool wgd_same_dest(const union wg_sockaddr *a, const union wg_sockaddr *b)
-{
-	return a->sa.sa_family == b->sa.sa_family &&
-	       !memcmp(a, b, wgd_salen(a));
-}
-
 static void wgd_send(void *ctx, const union wg_sockaddr *to,
 		     const uint8_t *msg, size_t len)
 {
@@ -268,11 +257,11 @@ static void wgd_send(void *ctx, const union wg_sockaddr *to,
 	    (wgd_batch.fd != fd || wgd_batch.closed || len > wgd_batch.seg ||
 	     wgd_batch.count == GSO_MAX_SEGS ||
 	     wgd_batch.len + len > UDP_MAX_PAYLOAD ||
-	     !wgd_same_dest(&wgd_batch.to, to)))
+	     !wg_sockaddr_equal(&wgd_batch.to, to)))
 		wgd_flush(w);
 	if (!wgd_batch.count) {
 		wgd_batch.fd = fd;
-		memcpy(&wgd_batch.to, to, wgd_salen(to));
+		memcpy(&wgd_batch.to, to, wg_sockaddr_len(to));
 		wgd_batch.seg = len;
 	}
 	memcpy(wgd_batch.buf + wgd_batch.len, msg, len);

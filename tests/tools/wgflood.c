@@ -24,7 +24,7 @@
 
 int main(int argc, char **argv)
 {
-	union uapi_sockaddr to = { 0 };
+	union wg_sockaddr to = { 0 };
 	struct cookie_maker maker;
 	struct msg_initiation msg;
 	uint8_t pub[32], reply[256];

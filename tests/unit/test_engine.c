@@ -102,17 +102,6 @@ static void sim_addr(union wg_sockaddr *a, const char *ip, uint16_t port)
 	}
 }
 
-static bool sim_same_addr(const union wg_sockaddr *a, const union wg_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in4.sin_port == b->in4.sin_port &&
-		       a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
-	return a->in6.sin6_port == b->in6.sin6_port &&
-	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16);
-}
-
 static void sim_send(void *ctx, const union wg_sockaddr *to,
 		     const uint8_t *msg, size_t len)
 {
@@ -225,7 +214,7 @@ static void sim_end(void)
 static struct node *net_node_at(const union wg_sockaddr *a)
 {
 	for (int i = 0; i < sim_n_nodes; i++)
-		if (sim_same_addr(&sim_nodes[i]->addr, a))
+		if (wg_sockaddr_equal(&sim_nodes[i]->addr, a))
 			return sim_nodes[i];
 	return NULL;
 }
@@ -1392,11 +1381,11 @@ static void test_roaming(void)
 	m.src = moved;
 	m.data[m.len - 1] ^= 1;
 	net_deliver(&m);
-	CHECK(sim_same_addr(&pb->endpoint, &old), "tampered packet does not roam");
+	CHECK(wg_sockaddr_equal(&pb->endpoint, &old), "tampered packet does not roam");
 	m.data[m.len - 1] ^= 1;
 	net_deliver(&m);
 	net_free_msg(&m);
-	CHECK(sim_same_addr(&pb->endpoint, &moved),
+	CHECK(wg_sockaddr_equal(&pb->endpoint, &moved),
 	      "authenticated data from a new address updates the endpoint");
 	net.hold = false;
 
@@ -1897,7 +1886,7 @@ static void chaos_dump_peer(const struct node *x, const struct node *y)
 	       "ep %s last_hs %llds ago\n", x->name, y->name, (void *)p->kp_prev,
 	       (void *)p->kp_cur, (void *)p->kp_next, p->hs.state, p->staged_count,
 	       p->handshake_attempts,
-	       p->has_endpoint ? (sim_same_addr(&p->endpoint, &y->addr) ? "right" : "WRONG") : "none",
+	       p->has_endpoint ? (wg_sockaddr_equal(&p->endpoint, &y->addr) ? "right" : "WRONG") : "none",
 	       (long long)((sim_now - p->last_sent_handshake) / SEC));
 	for (int t = 0; t < WG_TIMER_COUNT; t++)
 		printf("#   timer %d: %lld ms\n", t,

@@ -559,7 +559,7 @@ static void test_format_aip(void)
 static void test_format_edges(void)
 {
 	static const uint8_t addr[16] = { 10 };
-	union uapi_sockaddr ep;
+	union wg_sockaddr ep;
 	uint8_t key[32];
 	char out[80];
 	size_t i;
