@@ -65,7 +65,8 @@ static void fz_send(void *ctx, const union wg_sockaddr *to,
 }
 
 /* The engine's promise: only IP packets from the peer's allowed IPs. */
-static void fz_deliver(void *ctx, const uint8_t *pkt, size_t len)
+static void fz_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
+			size_t len)
 {
 	struct ip_info ip;
 
@@ -77,7 +78,7 @@ static void fz_deliver(void *ctx, const uint8_t *pkt, size_t len)
 		abort();
 }
 
-static const struct wg_ops fz_ops = { fz_send, fz_deliver };
+static const struct wg_ops fz_ops = { fz_send, fz_deliver, NULL };
 
 static void fz_drop_queue(void)
 {

@@ -72,6 +72,11 @@ void wg_device_set_load_threshold(struct wg_device *dev, unsigned per_second)
 	dev->load_threshold = per_second;
 }
 
+void wg_device_skip_source_check(struct wg_device *dev, bool skip)
+{
+	dev->skip_source_check = skip;
+}
+
 int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 {
 	struct noise_local l = { 0 };

@@ -30,12 +30,21 @@
 #define WG_MAX_STAGED 128
 #define WG_DEFAULT_MTU 1420
 
+struct wg_peer;
+
 struct wg_ops {
 	/* Sends msg to a peer's endpoint.  msg is only valid during the call. */
 	void (*send)(void *ctx, const union wg_sockaddr *to,
 		     const uint8_t *msg, size_t len);
-	/* Delivers a decrypted, source-checked IP packet to the interface. */
-	void (*deliver)(void *ctx, const uint8_t *pkt, size_t len);
+	/* Delivers a decrypted, source-checked IP packet that peer sent. */
+	void (*deliver)(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
+			size_t len);
+	/* Optional: an initiation came from a static key no peer has.  The
+	 * host may create a peer for it (wg_peer_new) and return it, or
+	 * return NULL to refuse.  A peer made here whose initiation then
+	 * fails to authenticate is removed again by the engine, so the host
+	 * should record it only once a packet from it is delivered. */
+	struct wg_peer *(*unknown_peer)(void *ctx, const uint8_t pub[32]);
 };
 
 /* Drop and event counters (what `weft-wg --stats` prints). */
@@ -74,6 +83,7 @@ struct wg_staged {
 };
 
 struct wg_device;
+struct wg_peer;
 
 struct wg_peer {
 	struct wg_device *dev;
@@ -133,6 +143,7 @@ struct wg_device {
 	uint64_t load_window, under_load_until;
 	unsigned load_count;
 	uint64_t rng;
+	bool skip_source_check;		/* see wg_device_skip_source_check */
 	struct wg_stats stats;
 };
 
@@ -146,6 +157,9 @@ void wg_device_set_time(struct wg_device *dev, uint64_t mono_ns,
 int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
 /* Handshake messages per second above which mac2 is demanded. */
 void wg_device_set_load_threshold(struct wg_device *dev, unsigned per_second);
+/* For a coordination server: deliver every authenticated IP packet with its
+ * peer, whatever its inner source (the host then decides by peer). */
+void wg_device_skip_source_check(struct wg_device *dev, bool skip);
 
 /* -EEXIST if a peer has that key, -EINVAL if it is our own, -ENOMEM. */
 int wg_peer_new(struct wg_device *dev, const uint8_t pub[32],
@@ -168,6 +182,9 @@ void wg_peer_clear_allowed_ips(struct wg_peer *peer);
 void wg_device_receive(struct wg_device *dev, const union wg_sockaddr *from,
 		       uint8_t *buf, size_t len);
 void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len);
+/* Sends an IP packet (same buffer rules) to peer, whatever its allowed
+ * IPs say: for control traffic between a node and its server. */
+void wg_peer_send_packet(struct wg_peer *peer, uint8_t *buf, size_t len);
 
 /* Runs the timers due at the device's time; returns the next deadline
  * (monotonic ns) or 0 when none is armed. */

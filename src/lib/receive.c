@@ -151,7 +151,7 @@ static void receive_initiation(struct wg_device *dev,
 {
 	struct noise_initiation_state st;
 	uint8_t remote[32];
-	struct wg_peer *peer;
+	struct wg_peer *peer, *created = NULL;
 	enum noise_state old_state;
 	uint32_t old_index;
 
@@ -163,6 +163,8 @@ static void receive_initiation(struct wg_device *dev,
 		return;
 	}
 	peer = wg_peer_find(dev, remote);
+	if (!peer && dev->ops->unknown_peer)
+		created = peer = dev->ops->unknown_peer(dev->ctx, remote);
 	crypto_wipe(remote, sizeof(remote));
 	if (!peer) {
 		crypto_wipe(&st, sizeof(st));
@@ -172,6 +174,9 @@ static void receive_initiation(struct wg_device *dev,
 	old_state = peer->hs.state;
 	old_index = peer->hs.local_index;
 	if (!noise_consume_initiation_finish(&peer->hs, msg, &st, dev->now)) {
+		/* A key the host let in on trust must prove itself (ss). */
+		if (created)
+			wg_peer_remove(created);
 		dev->stats.rx_handshake_replay++;
 		return;
 	}
@@ -302,11 +307,12 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 		return;
 	}
 	/* Cryptokey routing, inbound: the source must belong to this peer. */
-	if (allowedips_lookup(&dev->aips, ip.family, ip.src) != &peer->aips) {
+	if (!dev->skip_source_check &&
+	    allowedips_lookup(&dev->aips, ip.family, ip.src) != &peer->aips) {
 		dev->stats.rx_bad_source++;
 		return;
 	}
-	dev->ops->deliver(dev->ctx, msg->payload, ip.len);
+	dev->ops->deliver(dev->ctx, peer, msg->payload, ip.len);
 }
 
 void wg_device_receive(struct wg_device *dev, const union wg_sockaddr *from,

@@ -153,7 +153,6 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 {
 	struct ip_info ip;
 	struct aip_owner *owner;
-	struct wg_peer *peer;
 
 	if (!ip_parse(buf + WG_HEADROOM, len, &ip)) {
 		dev->stats.tx_no_route++;
@@ -164,12 +163,16 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 		dev->stats.tx_no_route++;
 		return;
 	}
-	peer = container_of(owner, struct wg_peer, aips);
+	wg_peer_send_packet(container_of(owner, struct wg_peer, aips), buf, len);
+}
+
+void wg_peer_send_packet(struct wg_peer *peer, uint8_t *buf, size_t len)
+{
 	if (!peer->has_endpoint) {
-		dev->stats.tx_no_endpoint++;
+		peer->dev->stats.tx_no_endpoint++;
 		return;
 	}
-	if (!peer->staged_count && wg_keypair_usable(dev, peer->kp_cur)) {
+	if (!peer->staged_count && wg_keypair_usable(peer->dev, peer->kp_cur)) {
 		send_data(peer, buf, len);
 		send_maybe_rekey(peer);
 		return;

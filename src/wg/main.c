@@ -282,7 +282,8 @@ static void wgd_tun_write(void *ctx, const struct virtio_net_hdr *h,
 		wgd_log(LOG_VERBOSE, "tun write: %s", strerror(errno));
 }
 
-static void wgd_deliver(void *ctx, const uint8_t *pkt, size_t len)
+static void wgd_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
+			size_t len)
 {
 	struct wgd *w = ctx;
 	struct virtio_net_hdr h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };

@@ -133,7 +133,8 @@ static void sim_send(void *ctx, const union wg_sockaddr *to,
 	net.total++;
 }
 
-static void sim_deliver(void *ctx, const uint8_t *pkt, size_t len)
+static void sim_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
+			size_t len)
 {
 	struct node *n = ctx;
 	struct packet *p;
@@ -149,7 +150,7 @@ static void sim_deliver(void *ctx, const uint8_t *pkt, size_t len)
 	p->len = len;
 }
 
-static const struct wg_ops sim_ops = { sim_send, sim_deliver };
+static const struct wg_ops sim_ops = { sim_send, sim_deliver, NULL };
 
 static void node_clock(struct node *n)
 {
@@ -508,10 +509,11 @@ static void sink_send(void *ctx, const union wg_sockaddr *to,
 {
 	sink_sent++;
 }
-static void sink_deliver(void *ctx, const uint8_t *pkt, size_t len)
+static void sink_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
+			size_t len)
 {
 }
-static const struct wg_ops sink_ops = { sink_send, sink_deliver };
+static const struct wg_ops sink_ops = { sink_send, sink_deliver, NULL };
 
 /* ---- tests ------------------------------------------------------------ */
 
@@ -1181,6 +1183,96 @@ static void test_unknown_peer_and_bad_keys(void)
 		      "response with wrong mac1: rx_invalid_mac");
 	}
 	net_free_msg(&m);
+	sim_end();
+}
+
+/* ---- a coordination server's engine: keys let in by a hook ---------- */
+
+static bool hook_accept;
+static int hook_calls;
+static struct wg_peer *hook_last_from;
+
+static struct wg_peer *hook_unknown_peer(void *ctx, const uint8_t pub[32])
+{
+	struct node *n = ctx;
+	struct wg_peer *p;
+
+	hook_calls++;
+	if (!hook_accept || wg_peer_new(n->dev, pub, &p))
+		return NULL;
+	return p;
+}
+
+static void hook_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
+			 size_t len)
+{
+	hook_last_from = peer;
+	sim_deliver(ctx, peer, pkt, len);
+}
+
+static const struct wg_ops hook_ops = { sim_send, hook_deliver, hook_unknown_peer };
+
+static void test_server_hook(void)
+{
+	static struct node s, n, m;
+	struct msg_initiation *init;
+	struct cookie_maker mk;
+	struct net_msg msg;
+	struct wg_peer *sp;
+	uint8_t pkt[100], buf[WG_HEADROOM + 100 + WG_TAILROOM];
+	size_t peers;
+
+	node_init(&s, "S", 1, "192.0.2.1", 51820);
+	node_init(&n, "N", 2, "198.51.100.2", 51820);
+	node_init(&m, "M", 3, "203.0.113.3", 51820);
+	s.dev->ops = &hook_ops;
+	wg_device_skip_source_check(s.dev, true);
+	node_add_peer(&n, &s);
+	node_add_peer(&m, &s);
+
+	hook_accept = false;
+	hook_calls = 0;
+	node_ping(&n, &s, 1);
+	sim_settle();
+	CHECK(hook_calls >= 1 && s.dev->n_peers == 0 &&
+	      s.dev->stats.rx_unknown_peer >= 1 && s.n_delivered == 0,
+	      "server hook refuses: rx_unknown_peer, no peer made");
+
+	hook_accept = true;
+	sim_run_for(REKEY_TIMEOUT + NSEC_PER_SEC);
+	node_ping(&n, &s, 2);
+	sim_settle();
+	sp = wg_peer_find(s.dev, n.pub);
+	CHECK(sp && sp->has_endpoint && node_got_ping(&s, &n, 2) &&
+	      hook_last_from == sp,
+	      "server hook admits an unknown key; its packet arrives with its peer, "
+	      "though the peer has no allowed IPs");
+
+	make_ip4(pkt, s.in4, n.in4, 84, 3);
+	memcpy(buf + WG_HEADROOM, pkt, 84);
+	node_clock(&s);
+	wg_peer_send_packet(sp, buf, 84);
+	sim_settle();
+	CHECK(node_got_ping(&n, &s, 3), "wg_peer_send_packet reaches the peer "
+	      "without an allowed-IPs route");
+
+	/* M's initiation with a broken timestamp but a valid mac1: the hook
+	 * makes a peer on trust, which must vanish when "ss" fails. */
+	peers = s.dev->n_peers;
+	net.hold = true;
+	node_ping(&m, &s, 4);
+	CHECK(net_take_one(&m, MSG_INITIATION, &msg), "M sent an initiation");
+	init = (struct msg_initiation *)msg.data;
+	init->timestamp_enc[0] ^= 1;
+	cookie_maker_init(&mk, s.pub);
+	cookie_add_macs(&mk, init, sizeof(*init), sim_now);
+	hook_calls = 0;
+	net_deliver(&msg);
+	CHECK(hook_calls == 1 && s.dev->n_peers == peers &&
+	      !wg_peer_find(s.dev, m.pub),
+	      "a hook-made peer whose initiation fails is removed again");
+	net_free_msg(&msg);
+	net.hold = false;
 	sim_end();
 }
 
@@ -2089,6 +2181,7 @@ int main(void)
 	test_replay_and_tamper();
 	test_handshake_replay();
 	test_unknown_peer_and_bad_keys();
+	test_server_hook();
 	test_malformed();
 	test_bad_source_and_no_route();
 	test_cookie();
