@@ -22,13 +22,15 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libweft.a
 WG_SRC   = $(wildcard src/wg/*.c)
 WG_OBJ   = $(WG_SRC:%.c=$(BUILD)/%.o)
+SRV_SRC  = $(wildcard src/weft-server/*.c)
+SRV_OBJ  = $(SRV_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOLS    = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 
-BINS     = weft-wg
+BINS     = weft-wg $(if $(SRV_SRC),weft-server)
 # The sanitizer build stays in build-san/; only the normal one is copied up.
 ifeq ($(SANITIZE),1)
 TOP_BINS = $(BINS:%=$(BUILD)/%)
@@ -38,11 +40,14 @@ endif
 
 all: $(TOP_BINS) $(TESTS) $(TOOLS)
 
-weft-wg: $(BUILD)/weft-wg
+weft-wg weft-server: %: $(BUILD)/%
 	cp $< $@
 
 $(BUILD)/weft-wg: $(WG_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/weft-server: $(SRV_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -85,7 +90,7 @@ install: all
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-san build-fuzz $(BINS)
+	rm -rf build build-san build-fuzz weft-wg weft-server
 
 .PHONY: all check check-unit fuzz bench install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

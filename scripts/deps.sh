@@ -4,7 +4,7 @@
 # and returns at once (no apt-get update).  Needs root to install.
 set -u
 PACKAGES=(
-	build-essential libssl-dev libsqlite3-dev clang	# build, sanitizers, fuzzing
+	build-essential libssl-dev libsqlite3-dev libjson-c-dev clang	# build, sanitizers, fuzzing
 	wireguard-tools wireguard-go		# wg, wg-quick; the reference implementation
 	iperf3 iproute2 iputils-ping procps	# netns tests and bench (ip, ss, ping, sysctl)
 	nftables
