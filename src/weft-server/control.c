@@ -1,0 +1,869 @@
+/*
+ * control — see control.h.  Design in docs/control-plane.md: the server is
+ * an ordinary WireGuard endpoint with its own static key; a node's session
+ * carries control messages as UDP over IPv6 (ctlnet), which this file
+ * decodes (ctl), answers from the store, and turns into pushes (NOTIFY) to
+ * exactly the nodes that looked the changed node up.
+ */
+#include "control.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "ctlnet.h"
+#include "device.h"
+#include "ipam.h"
+#include "token.h"
+
+#define CONTROL_BUCKETS 65536		/* sessions and interest, chained */
+#define CONTROL_PROVISIONAL_TTL (60 * NSEC_PER_SEC)
+#define CONTROL_MAX_PROVISIONAL 4096
+#define CONTROL_BATCH 64
+#define CONTROL_BUF 2048
+
+/* A node (or a key that has not registered yet) with a live session. */
+struct sess {
+	uint8_t pub[32];
+	int64_t node_id;		/* 0 until registered */
+	int64_t network_id;
+	uint16_t node_port;		/* the node's control port */
+	struct sess *next_key, *next_id;
+};
+
+/* Who looked up a node: they hear of its changes and removal. */
+struct interest {
+	int64_t node_id;
+	uint8_t pub[32];
+	int64_t *watchers;
+	size_t n, cap;
+	struct interest *next;
+};
+
+/* A key let in on trust by the hook; removed unless it registers. */
+struct provisional {
+	uint8_t pub[32];
+	uint64_t born;
+};
+
+struct control {
+	struct store *st;
+	struct wg_device *dev;
+	int fd;
+	struct sess *by_key[CONTROL_BUCKETS], *by_id[CONTROL_BUCKETS];
+	struct interest *interest[CONTROL_BUCKETS];
+	struct provisional *prov;	/* ring */
+	size_t prov_head, prov_n;
+	uint64_t notify_id;
+	struct control_stats stats;
+	_Alignas(16) uint8_t rx[CONTROL_BATCH][CONTROL_BUF];
+	_Alignas(16) uint8_t tx[WG_HEADROOM + CONTROL_BUF + WG_TAILROOM];
+};
+
+/* --- time --- */
+
+static uint64_t control_clock(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void control_now(struct control *c)
+{
+	wg_device_set_time(c->dev, control_clock(CLOCK_MONOTONIC),
+			   control_clock(CLOCK_REALTIME));
+}
+
+static int64_t control_unix(void)
+{
+	return (int64_t)(control_clock(CLOCK_REALTIME) / NSEC_PER_SEC);
+}
+
+/* --- sessions and interest --- */
+
+static size_t control_hkey(const uint8_t pub[32])
+{
+	uint32_t h;
+
+	memcpy(&h, pub, 4);	/* public keys are uniformly random */
+	return h % CONTROL_BUCKETS;
+}
+
+static size_t control_hid(int64_t id)
+{
+	return (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 48) % CONTROL_BUCKETS;
+}
+
+static struct sess *control_sess_key(struct control *c, const uint8_t pub[32])
+{
+	struct sess *s = c->by_key[control_hkey(pub)];
+
+	while (s && memcmp(s->pub, pub, 32))
+		s = s->next_key;
+	return s;
+}
+
+static struct sess *control_sess_id(struct control *c, int64_t id)
+{
+	struct sess *s = c->by_id[control_hid(id)];
+
+	while (s && s->node_id != id)
+		s = s->next_id;
+	return s;
+}
+
+static struct sess *control_sess_new(struct control *c, const uint8_t pub[32])
+{
+	struct sess *s = calloc(1, sizeof(*s));
+	size_t h = control_hkey(pub);
+
+	if (!s)
+		return NULL;
+	memcpy(s->pub, pub, 32);
+	s->next_key = c->by_key[h];
+	c->by_key[h] = s;
+	c->stats.sessions++;
+	return s;
+}
+
+static void control_sess_set_node(struct control *c, struct sess *s,
+				  int64_t node_id, int64_t network_id)
+{
+	size_t h = control_hid(node_id);
+
+	s->node_id = node_id;
+	s->network_id = network_id;
+	s->next_id = c->by_id[h];
+	c->by_id[h] = s;
+}
+
+static void control_sess_free(struct control *c, struct sess *s)
+{
+	struct sess **pp = &c->by_key[control_hkey(s->pub)];
+
+	while (*pp != s)
+		pp = &(*pp)->next_key;
+	*pp = s->next_key;
+	if (s->node_id) {
+		pp = &c->by_id[control_hid(s->node_id)];
+		while (*pp != s)
+			pp = &(*pp)->next_id;
+		*pp = s->next_id;
+	}
+	c->stats.sessions--;
+	free(s);
+}
+
+/* Ends a key's session: its WireGuard peer and our record of it. */
+static void control_drop(struct control *c, const uint8_t pub[32])
+{
+	struct wg_peer *p = wg_peer_find(c->dev, pub);
+	struct sess *s = control_sess_key(c, pub);
+
+	if (p)
+		wg_peer_remove(p);
+	if (s)
+		control_sess_free(c, s);
+}
+
+static struct interest *control_interest(struct control *c, int64_t id,
+					 const uint8_t *pub)
+{
+	struct interest **pp = &c->interest[control_hid(id)], *i;
+
+	for (i = *pp; i; i = i->next)
+		if (i->node_id == id)
+			return i;
+	if (!pub || !(i = calloc(1, sizeof(*i))))
+		return NULL;
+	i->node_id = id;
+	memcpy(i->pub, pub, 32);
+	i->next = *pp;
+	*pp = i;
+	return i;
+}
+
+static void control_watch(struct control *c, int64_t target,
+			  const uint8_t target_pub[32], int64_t watcher)
+{
+	struct interest *i = control_interest(c, target, target_pub);
+
+	if (!i)
+		return;
+	for (size_t k = 0; k < i->n; k++)
+		if (i->watchers[k] == watcher)
+			return;
+	if (i->n == i->cap) {
+		size_t cap = i->cap ? 2 * i->cap : 4;
+		int64_t *w = realloc(i->watchers, cap * sizeof(*w));
+		if (!w)
+			return;
+		i->watchers = w;
+		i->cap = cap;
+	}
+	i->watchers[i->n++] = watcher;
+}
+
+static void control_unwatch_all(struct control *c, int64_t id)
+{
+	struct interest **pp = &c->interest[control_hid(id)], *i;
+
+	while ((i = *pp) && i->node_id != id)
+		pp = &i->next;
+	if (!i)
+		return;
+	*pp = i->next;
+	free(i->watchers);
+	free(i);
+}
+
+/* --- sending --- */
+
+static void control_send(struct control *c, struct wg_peer *peer,
+			 uint16_t node_port, const struct ctl_msg *m)
+{
+	uint8_t msg[CTL_MAX_MSG];
+	int n = ctl_encode(m, msg, sizeof(msg));
+	size_t len;
+
+	if (n < 0) {
+		c->stats.errors++;
+		return;
+	}
+	len = ctlnet_wrap(c->tx + WG_HEADROOM, CONTROL_BUF, CTLNET_TO_NODE,
+			  node_port, msg, (size_t)n);
+	if (len)
+		wg_peer_send_packet(peer, c->tx, len);
+}
+
+static void control_error(struct control *c, struct wg_peer *peer,
+			  uint16_t port, uint64_t req, enum ctl_error code,
+			  const char *text)
+{
+	struct ctl_msg m;
+
+	ctl_msg_init(&m, CTL_ERROR, req);
+	m.error_code = (uint16_t)code;
+	m.present |= CTL_HAS(CTL_T_ERROR_CODE);
+	if (text && *text) {
+		snprintf(m.error_msg, sizeof(m.error_msg), "%s", text);
+		m.present |= CTL_HAS(CTL_T_ERROR_MSG);
+	}
+	control_send(c, peer, port, &m);
+	c->stats.errors++;
+}
+
+static void control_audit(struct control *c, const char *actor,
+			  const char *action, const char *object,
+			  const char *result, const char *detail)
+{
+	store_audit_append(c->st, control_unix(), actor, action, object, result,
+			   detail, NULL);
+}
+
+/* --- node records into messages --- */
+
+static void control_endpoint_of(const union wg_sockaddr *sa,
+				struct ctl_endpoint *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (sa->sa.sa_family == AF_INET) {
+		e->family = CTL_FAMILY_IPV4;
+		memcpy(e->addr, &sa->in4.sin_addr, 4);
+		e->port = ntohs(sa->in4.sin_port);
+	} else {
+		e->family = CTL_FAMILY_IPV6;
+		memcpy(e->addr, &sa->in6.sin6_addr, 16);
+		e->port = ntohs(sa->in6.sin6_port);
+	}
+}
+
+/* Adds the endpoints a node reported ("a.b.c.d:p,[v6]:p") to m. */
+static void control_parse_endpoints(struct ctl_msg *m, const char *text)
+{
+	char buf[STORE_ENDPOINTS_SIZE], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, ",", &save); t && m->n_endpoints < CTL_MAX_ENDPOINTS;
+	     t = strtok_r(NULL, ",", &save)) {
+		struct ctl_endpoint *e = &m->endpoints[m->n_endpoints];
+		char *colon = strrchr(t, ':');
+		long port;
+		if (!colon)
+			continue;
+		*colon = '\0';
+		port = strtol(colon + 1, NULL, 10);
+		if (port < 1 || port > 65535)
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->port = (uint16_t)port;
+		if (t[0] == '[' && colon > t + 1 && colon[-1] == ']') {
+			colon[-1] = '\0';
+			e->family = CTL_FAMILY_IPV6;
+			if (inet_pton(AF_INET6, t + 1, e->addr) == 1)
+				m->n_endpoints++;
+		} else {
+			e->family = CTL_FAMILY_IPV4;
+			if (inet_pton(AF_INET, t, e->addr) == 1)
+				m->n_endpoints++;
+		}
+	}
+}
+
+/* Fills node id, key, addresses, name and the endpoints we know of n:
+ * the address its session comes from (what a NAT shows), then the ones it
+ * reported.  Returns false when the record's addresses do not parse. */
+static bool control_fill_node(struct control *c, struct ctl_msg *m,
+			      const struct store_node *n)
+{
+	struct store_network net;
+	struct ipam_prefix p4 = { 0 }, p6 = { 0 };
+	struct wg_peer *peer = wg_peer_find(c->dev, n->public_key);
+	uint8_t a4[16];
+	int f4, f6;
+	char err[128];
+
+	if (store_network_get_id(c->st, n->network_id, &net) ||
+	    ipam_addr_parse(n->ipv4, &f4, a4) || f4 != AF_INET ||
+	    ipam_addr_parse(n->ipv6, &f6, m->ipv6.addr) || f6 != AF_INET6 ||
+	    ipam_prefix_parse(net.prefix4, &p4, err) ||
+	    ipam_prefix_parse(net.prefix6, &p6, err))
+		return false;
+	memcpy(m->ipv4.addr, a4, 4);
+	m->node_id = (uint64_t)n->id;
+	memcpy(m->public_key, n->public_key, 32);
+	m->ipv4.len = (uint8_t)p4.len;
+	m->ipv6.len = (uint8_t)p6.len;
+	snprintf(m->name, sizeof(m->name), "%s.%s.weft", n->name, net.name);
+	m->present |= CTL_HAS(CTL_T_NODE_ID) | CTL_HAS(CTL_T_PUBLIC_KEY) |
+		      CTL_HAS(CTL_T_IPV4) | CTL_HAS(CTL_T_IPV6) |
+		      CTL_HAS(CTL_T_NAME);
+	if (peer && peer->has_endpoint)
+		control_endpoint_of(&peer->endpoint, &m->endpoints[m->n_endpoints++]);
+	control_parse_endpoints(m, n->endpoints);
+	return true;
+}
+
+/* --- requests --- */
+
+static void control_register_ok(struct control *c, struct wg_peer *peer,
+				struct sess *s, uint64_t req,
+				const struct store_node *n)
+{
+	struct ctl_msg m;
+
+	ctl_msg_init(&m, CTL_REGISTER_OK, req);
+	if (!control_fill_node(c, &m, n)) {
+		control_error(c, peer, s->node_port, req, CTL_ERR_INTERNAL,
+			      "node record unreadable");
+		return;
+	}
+	m.present &= ~CTL_HAS(CTL_T_PUBLIC_KEY);
+	m.n_endpoints = 0;
+	control_send(c, peer, s->node_port, &m);
+	c->stats.registers++;
+}
+
+/* Endpoints a node reported, as the store keeps them: "addr:port,...". */
+static void control_endpoints_text(const struct ctl_msg *m, char *out,
+				   size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < m->n_endpoints && o < cap; i++) {
+		const struct ctl_endpoint *e = &m->endpoints[i];
+		char a[INET6_ADDRSTRLEN];
+		int n;
+		inet_ntop(e->family == CTL_FAMILY_IPV4 ? AF_INET : AF_INET6,
+			  e->addr, a, sizeof(a));
+		n = snprintf(out + o, cap - o, e->family == CTL_FAMILY_IPV4 ?
+			     "%s%s:%u" : "%s[%s]:%u", o ? "," : "", a, e->port);
+		if (n < 0 || (size_t)n >= cap - o) {
+			out[o] = '\0';
+			return;
+		}
+		o += (size_t)n;
+	}
+}
+
+/* Joins with a key: counts its use and makes the node, atomically. */
+static int control_join(struct control *c, struct wg_peer *peer,
+			struct sess *s, const struct ctl_msg *m,
+			struct store_node *node)
+{
+	uint8_t hash[32];
+	char id[TOKEN_KEY_ID_LEN + 1], eps[STORE_ENDPOINTS_SIZE];
+	struct store_key key;
+	enum ipam_key_verdict verdict;
+	struct store_node_req req = { 0 };
+	int r;
+
+	token_secret_hash(hash, m->join_secret);
+	token_key_id(id, hash);
+	control_endpoints_text(m, eps, sizeof(eps));
+	if ((r = store_begin(c->st)))
+		goto fail;
+	r = store_key_use(c->st, id, hash, control_unix(), &key, &verdict);
+	if (!r) {
+		req.network_id = key.network_id;
+		memcpy(req.public_key, s->pub, 32);
+		req.hostname = m->hostname;
+		req.tags = key.tags;
+		req.endpoints = eps;
+		req.ephemeral = key.ephemeral;
+		req.now = control_unix();
+		r = store_node_create(c->st, &req, node);
+	}
+	if (r) {
+		store_rollback(c->st);
+		goto fail;
+	}
+	r = store_commit(c->st);
+fail:
+	crypto_wipe(hash, sizeof(hash));
+	if (r == -ENOENT)
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_UNAUTHORIZED, "unknown join key");
+	else if (r == -EACCES)
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_EXPIRED, store_errmsg(c->st));
+	else if (r == -ENOSPC)
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_EXHAUSTED, "no free address in the network");
+	else if (r)
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_INTERNAL, "the server could not record the join");
+	control_audit(c, "node", "node.join", r ? id : node->name,
+		      r ? "refused" : "ok",
+		      r ? (r == -ENOENT ? "unknown join key" : store_errmsg(c->st)) : id);
+	return r;
+}
+
+static void control_register(struct control *c, struct wg_peer *peer,
+			     struct sess *s, const struct ctl_msg *m)
+{
+	struct store_node n;
+
+	if (s->node_id ? !store_node_get(c->st, s->node_id, &n)
+		       : !store_node_get_key(c->st, s->pub, &n)) {
+		/* Known key: a reconnect (the token is not needed again). */
+		if (!s->node_id)
+			control_sess_set_node(c, s, n.id, n.network_id);
+		control_register_ok(c, peer, s, m->request_id, &n);
+		return;
+	}
+	if (crypto_is_zero(m->join_secret, 32)) {
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_NOT_REGISTERED,
+			      "this node is not registered: join with a token");
+		return;
+	}
+	if (control_join(c, peer, s, m, &n))
+		return;
+	control_sess_set_node(c, s, n.id, n.network_id);
+	control_register_ok(c, peer, s, m->request_id, &n);
+}
+
+static int control_find_target(struct control *c, const struct sess *s,
+			       const struct ctl_msg *m, struct store_node *t)
+{
+	char a[INET6_ADDRSTRLEN], name[CTL_NAME_MAX + 1], *dot;
+
+	if (m->present & CTL_HAS(CTL_T_TARGET_IPV4)) {
+		inet_ntop(AF_INET, m->target_ipv4, a, sizeof(a));
+		return store_node_get_addr(c->st, s->network_id, a, t);
+	}
+	if (m->present & CTL_HAS(CTL_T_TARGET_IPV6)) {
+		inet_ntop(AF_INET6, m->target_ipv6, a, sizeof(a));
+		return store_node_get_addr(c->st, s->network_id, a, t);
+	}
+	/* "robot" or its FQDN "robot.lab.weft": the first label names it. */
+	snprintf(name, sizeof(name), "%s", m->name);
+	if ((dot = strchr(name, '.')))
+		*dot = '\0';
+	return store_node_get_name(c->st, s->network_id, name, t);
+}
+
+/* Tells target that from wants to talk (NOTIFY peer_wants_connect). */
+static void control_notify(struct control *c, const struct store_node *about,
+			   int64_t to_id, enum ctl_notify kind)
+{
+	struct sess *to = control_sess_id(c, to_id);
+	struct wg_peer *peer = to ? wg_peer_find(c->dev, to->pub) : NULL;
+	struct ctl_msg m;
+
+	if (!peer)
+		return;	/* offline: it asks again when it comes back */
+	ctl_msg_init(&m, CTL_NOTIFY, ++c->notify_id);
+	m.notify_kind = (uint8_t)kind;
+	m.present |= CTL_HAS(CTL_T_NOTIFY_KIND);
+	if (!control_fill_node(c, &m, about))
+		return;
+	control_send(c, peer, to->node_port, &m);
+	c->stats.notifies++;
+}
+
+static void control_lookup(struct control *c, struct wg_peer *peer,
+			   struct sess *s, const struct ctl_msg *m)
+{
+	struct store_node t, self;
+	struct ctl_msg r;
+
+	if (control_find_target(c, s, m, &t) || t.id == s->node_id) {
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_NOT_FOUND, "no such node in this network");
+		return;
+	}
+	ctl_msg_init(&r, CTL_LOOKUP_OK, m->request_id);
+	if (!control_fill_node(c, &r, &t)) {
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_INTERNAL, "node record unreadable");
+		return;
+	}
+	control_send(c, peer, s->node_port, &r);
+	c->stats.lookups++;
+	/* Both now know each other: both hear of the other's changes, and
+	 * the target starts its half of the handshake at once. */
+	control_watch(c, t.id, t.public_key, s->node_id);
+	if (!store_node_get(c->st, s->node_id, &self)) {
+		control_watch(c, s->node_id, self.public_key, t.id);
+		control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
+	}
+}
+
+static void control_ok(struct control *c, struct wg_peer *peer,
+		       struct sess *s, uint64_t req)
+{
+	struct ctl_msg m;
+
+	ctl_msg_init(&m, CTL_OK, req);
+	control_send(c, peer, s->node_port, &m);
+}
+
+static void control_endpoints(struct control *c, struct wg_peer *peer,
+			      struct sess *s, const struct ctl_msg *m)
+{
+	char eps[STORE_ENDPOINTS_SIZE];
+	struct interest *i = control_interest(c, s->node_id, NULL);
+	struct store_node self;
+
+	control_endpoints_text(m, eps, sizeof(eps));
+	store_node_seen(c->st, s->node_id, control_unix(), eps);
+	control_ok(c, peer, s, m->request_id);
+	if (i && !store_node_get(c->st, s->node_id, &self))
+		for (size_t k = 0; k < i->n; k++)
+			control_notify(c, &self, i->watchers[k],
+				       CTL_NOTIFY_PEER_CHANGED);
+}
+
+static void control_logout(struct control *c, struct wg_peer *peer,
+			   struct sess *s, uint64_t req)
+{
+	int64_t id = s->node_id;
+	struct store_node n;
+	int r = store_node_get(c->st, id, &n);
+
+	if (!r)
+		r = store_node_delete(c->st, id);
+	control_audit(c, "node", "node.logout", r ? "?" : n.name,
+		      r ? "failed" : "ok", NULL);
+	control_ok(c, peer, s, req);
+	if (!r)
+		control_node_removed(c, id);	/* drops this session too */
+}
+
+static void control_request(struct control *c, struct wg_peer *peer,
+			    struct sess *s, const struct ctl_msg *m)
+{
+	if (m->type == CTL_REGISTER) {
+		control_register(c, peer, s, m);
+		return;
+	}
+	if (!s->node_id) {
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_NOT_REGISTERED, "register first");
+		return;
+	}
+	switch (m->type) {
+	case CTL_LOOKUP:
+		control_lookup(c, peer, s, m);
+		break;
+	case CTL_ENDPOINTS:
+		control_endpoints(c, peer, s, m);
+		break;
+	case CTL_LOGOUT:
+		control_logout(c, peer, s, m->request_id);
+		break;
+	case CTL_OK:
+		break;		/* a node acknowledging a NOTIFY */
+	default:
+		control_error(c, peer, s->node_port, m->request_id,
+			      CTL_ERR_BAD_REQUEST, "not a request a node sends");
+	}
+}
+
+/* --- the engine's callbacks --- */
+
+static void control_deliver(void *ctx, struct wg_peer *peer,
+			    const uint8_t *pkt, size_t len)
+{
+	struct control *c = ctx;
+	const uint8_t *payload;
+	size_t plen;
+	uint16_t port;
+	uint8_t type;
+	uint64_t req;
+	struct ctl_msg m;
+	struct sess *s;
+
+	if (!ctlnet_unwrap(pkt, len, CTLNET_TO_SERVER, &payload, &plen, &port))
+		return;		/* not control traffic: nodes talk to nodes */
+	s = control_sess_key(c, peer->public_key);
+	if (!s && !(s = control_sess_new(c, peer->public_key)))
+		return;
+	s->node_port = port;
+	if (ctl_decode(payload, plen, &m)) {
+		if (!ctl_peek(payload, plen, &type, &req))
+			control_error(c, peer, port, req, CTL_ERR_BAD_REQUEST,
+				      "message did not decode");
+		return;
+	}
+	control_request(c, peer, s, &m);
+	ctl_msg_wipe(&m);
+}
+
+static struct wg_peer *control_unknown_peer(void *ctx, const uint8_t pub[32])
+{
+	struct control *c = ctx;
+	struct store_node n;
+	struct wg_peer *p;
+	bool known = !store_node_get_key(c->st, pub, &n);
+
+	if (!known && c->prov_n == CONTROL_MAX_PROVISIONAL)
+		return NULL;	/* a flood of strangers: the oldest expire */
+	if (wg_peer_new(c->dev, pub, &p))
+		return NULL;
+	if (!known) {
+		struct provisional *v =
+			&c->prov[(c->prov_head + c->prov_n++) % CONTROL_MAX_PROVISIONAL];
+		memcpy(v->pub, pub, 32);
+		v->born = c->dev->now;
+	}
+	return p;
+}
+
+/* Strangers that did not register within the TTL lose their session. */
+static void control_expire_provisional(struct control *c)
+{
+	while (c->prov_n) {
+		struct provisional *v = &c->prov[c->prov_head];
+		struct sess *s;
+		if (c->dev->now - v->born < CONTROL_PROVISIONAL_TTL)
+			break;
+		s = control_sess_key(c, v->pub);
+		if (!s || !s->node_id)
+			control_drop(c, v->pub);
+		c->prov_head = (c->prov_head + 1) % CONTROL_MAX_PROVISIONAL;
+		c->prov_n--;
+	}
+}
+
+static void control_udp_send(void *ctx, const union wg_sockaddr *to,
+			     const uint8_t *msg, size_t len)
+{
+	struct control *c = ctx;
+
+	sendto(c->fd, msg, len, 0, &to->sa, wg_sockaddr_len(to));
+}
+
+static const struct wg_ops control_ops = {
+	.send = control_udp_send,
+	.deliver = control_deliver,
+	.unknown_peer = control_unknown_peer,
+};
+
+/* --- the public side --- */
+
+static int control_socket(const char *listen, char *err, size_t errlen)
+{
+	union wg_sockaddr sa = { 0 };
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(listen, ':');
+	size_t hl;
+	long port;
+	char *end;
+	int fd, one = 1, size = 4 << 20;
+
+	if (!colon || (hl = (size_t)(colon - listen)) >= sizeof(host))
+		goto bad;
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		goto bad;
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		sa.in6.sin6_family = AF_INET6;
+		sa.in6.sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &sa.in6.sin6_addr) != 1)
+			goto bad;
+	} else {
+		sa.in4.sin_family = AF_INET;
+		sa.in4.sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &sa.in4.sin_addr) != 1)
+			goto bad;
+	}
+	fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open a UDP socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (sa.sa.sa_family == AF_INET6)	/* [::] serves IPv4 too */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (bind(fd, &sa.sa, wg_sockaddr_len(&sa)) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "cannot listen on UDP %s: %s", listen,
+			 strerror(errno));
+		close(fd);
+		return r;
+	}
+	return fd;
+bad:
+	snprintf(err, errlen, "listen address '%s' is not ADDR:PORT or [ADDR6]:PORT",
+		 listen);
+	return -EINVAL;
+}
+
+int control_open(struct control **out, struct store *st,
+		 const uint8_t private_key[32], const char *listen,
+		 char *err, size_t errlen)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	int r = -ENOMEM;
+
+	*out = NULL;
+	if (!c || !(c->prov = calloc(CONTROL_MAX_PROVISIONAL, sizeof(*c->prov))) ||
+	    !(c->dev = wg_device_new(&control_ops, c))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	c->st = st;
+	c->fd = -1;
+	control_now(c);
+	if ((r = wg_device_set_private_key(c->dev, private_key))) {
+		snprintf(err, errlen, "the server private key is not usable");
+		goto fail;
+	}
+	wg_device_skip_source_check(c->dev, true);
+	if ((r = c->fd = control_socket(listen, err, errlen)) < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	control_close(c);
+	return r;
+}
+
+void control_close(struct control *c)
+{
+	if (!c)
+		return;
+	for (size_t h = 0; h < CONTROL_BUCKETS; h++) {
+		while (c->by_key[h])
+			control_sess_free(c, c->by_key[h]);
+		while (c->interest[h])
+			control_unwatch_all(c, c->interest[h]->node_id);
+	}
+	wg_device_free(c->dev);	/* wipes keys */
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->prov);
+	free(c);
+}
+
+int control_fds(const struct control *c, int *fds, int max)
+{
+	if (max < 1)
+		return 0;
+	fds[0] = c->fd;
+	return 1;
+}
+
+void control_event(struct control *c, int fd)
+{
+	struct mmsghdr msgs[CONTROL_BATCH];
+	struct iovec iov[CONTROL_BATCH];
+	union wg_sockaddr from[CONTROL_BATCH];
+	int n;
+
+	for (int i = 0; i < CONTROL_BATCH; i++) {
+		iov[i] = (struct iovec){ c->rx[i], CONTROL_BUF };
+		msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+			.msg_iov = &iov[i], .msg_iovlen = 1,
+		};
+	}
+	n = recvmmsg(fd, msgs, CONTROL_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	control_now(c);
+	for (int i = 0; i < n; i++)
+		wg_device_receive(c->dev, &from[i], c->rx[i], msgs[i].msg_len);
+}
+
+uint64_t control_tick(struct control *c)
+{
+	uint64_t next, prov;
+
+	control_now(c);
+	control_expire_provisional(c);
+	next = wg_device_tick(c->dev);
+	if (c->prov_n) {
+		prov = c->prov[c->prov_head].born + CONTROL_PROVISIONAL_TTL;
+		if (!next || prov < next)
+			next = prov;
+	}
+	return next;
+}
+
+void control_node_removed(struct control *c, int64_t node_id)
+{
+	struct interest *i = control_interest(c, node_id, NULL);
+	struct sess *s = control_sess_id(c, node_id);
+	struct ctl_msg m;
+
+	control_now(c);
+	for (size_t k = 0; i && k < i->n; k++) {
+		struct sess *w = control_sess_id(c, i->watchers[k]);
+		struct wg_peer *peer = w ? wg_peer_find(c->dev, w->pub) : NULL;
+		if (!peer)
+			continue;
+		ctl_msg_init(&m, CTL_NOTIFY, ++c->notify_id);
+		m.notify_kind = CTL_NOTIFY_PEER_REMOVED;
+		m.node_id = (uint64_t)node_id;
+		memcpy(m.public_key, i->pub, 32);
+		m.present |= CTL_HAS(CTL_T_NOTIFY_KIND) | CTL_HAS(CTL_T_NODE_ID) |
+			     CTL_HAS(CTL_T_PUBLIC_KEY);
+		control_send(c, peer, w->node_port, &m);
+		c->stats.notifies++;
+	}
+	control_unwatch_all(c, node_id);
+	if (s)
+		control_drop(c, s->pub);
+}
+
+void control_get_stats(const struct control *c, struct control_stats *out)
+{
+	*out = c->stats;
+}
