@@ -38,10 +38,15 @@ struct sess {
 };
 
 /* Who looked up a node: they hear of its changes and removal. */
+struct watcher {
+	int64_t node_id;
+	uint64_t notified;		/* monotonic ns of the last connect push */
+};
+
 struct interest {
 	int64_t node_id;
 	uint8_t pub[32];
-	int64_t *watchers;
+	struct watcher *watchers;
 	size_t n, cap;
 	struct interest *next;
 };
@@ -191,25 +196,27 @@ static struct interest *control_interest(struct control *c, int64_t id,
 	return i;
 }
 
-static void control_watch(struct control *c, int64_t target,
-			  const uint8_t target_pub[32], int64_t watcher)
+/* Records that watcher knows target; returns its entry (NULL: no memory). */
+static struct watcher *control_watch(struct control *c, int64_t target,
+				     const uint8_t target_pub[32], int64_t watcher)
 {
 	struct interest *i = control_interest(c, target, target_pub);
 
 	if (!i)
-		return;
+		return NULL;
 	for (size_t k = 0; k < i->n; k++)
-		if (i->watchers[k] == watcher)
-			return;
+		if (i->watchers[k].node_id == watcher)
+			return &i->watchers[k];
 	if (i->n == i->cap) {
 		size_t cap = i->cap ? 2 * i->cap : 4;
-		int64_t *w = realloc(i->watchers, cap * sizeof(*w));
+		struct watcher *w = realloc(i->watchers, cap * sizeof(*w));
 		if (!w)
-			return;
+			return NULL;
 		i->watchers = w;
 		i->cap = cap;
 	}
-	i->watchers[i->n++] = watcher;
+	i->watchers[i->n] = (struct watcher){ .node_id = watcher };
+	return &i->watchers[i->n++];
 }
 
 static void control_unwatch_all(struct control *c, int64_t id)
@@ -516,6 +523,7 @@ static void control_lookup(struct control *c, struct wg_peer *peer,
 			   struct sess *s, const struct ctl_msg *m)
 {
 	struct store_node t, self;
+	struct watcher *w;
 	struct ctl_msg r;
 
 	if (control_find_target(c, s, m, &t) || t.id == s->node_id) {
@@ -534,10 +542,15 @@ static void control_lookup(struct control *c, struct wg_peer *peer,
 	/* Both now know each other: both hear of the other's changes, and
 	 * the target starts its half of the handshake at once. */
 	control_watch(c, t.id, t.public_key, s->node_id);
-	if (!store_node_get(c->st, s->node_id, &self)) {
-		control_watch(c, s->node_id, self.public_key, t.id);
-		control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
-	}
+	if (store_node_get(c->st, s->node_id, &self) ||
+	    !(w = control_watch(c, s->node_id, self.public_key, t.id)))
+		return;
+	/* A node asking again and again (a load, or a retry loop) pushes
+	 * at most once per REKEY_TIMEOUT: a handshake takes no longer. */
+	if (w->notified && c->dev->now - w->notified < REKEY_TIMEOUT)
+		return;
+	w->notified = c->dev->now;
+	control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
 }
 
 static void control_ok(struct control *c, struct wg_peer *peer,
@@ -561,7 +574,7 @@ static void control_endpoints(struct control *c, struct wg_peer *peer,
 	control_ok(c, peer, s, m->request_id);
 	if (i && !store_node_get(c->st, s->node_id, &self))
 		for (size_t k = 0; k < i->n; k++)
-			control_notify(c, &self, i->watchers[k],
+			control_notify(c, &self, i->watchers[k].node_id,
 				       CTL_NOTIFY_PEER_CHANGED);
 }
 
@@ -845,7 +858,7 @@ void control_node_removed(struct control *c, int64_t node_id)
 
 	control_now(c);
 	for (size_t k = 0; i && k < i->n; k++) {
-		struct sess *w = control_sess_id(c, i->watchers[k]);
+		struct sess *w = control_sess_id(c, i->watchers[k].node_id);
 		struct wg_peer *peer = w ? wg_peer_find(c->dev, w->pub) : NULL;
 		if (!peer)
 			continue;
