@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# tests/run.sh [unit|netns|all] — the runner behind `make check`.
+# tests/run.sh [unit|integration|netns|all] — the runner behind `make check`.
 #
 #   BUILD=build|build-san   which build to test (default build)
 #   unit    only the unit tests: every $BUILD/tests/test_* binary, whose
 #           TAP lines ("ok N - ...", "not ok N - ...") are counted one by
 #           one; a binary that exits nonzero without a "not ok" line (a
 #           crash, a sanitizer report) counts as one failure.
+#   integration  every tests/integration/test_*.sh once (real binaries,
+#           no root or namespaces), each bounded by INTEGRATION_TIMEOUT
+#           seconds (default 120) and counted as one pass or failure by
+#           its exit status; its output is shown.
 #   netns   only the network-namespace tests (root only): tests/netns/
 #           matrix.sh runs every tests/netns/test_*.sh for each pair of
 #           implementations (NETNS_PAIRS, default weft:weft weft:wgo
 #           wgo:weft) with $BUILD/weft-wg as weft; each run counts once.
-#   all     both (default).
+#   all     all three (default).
 # Ends with exactly one line "N passed, N failed"; exit 1 if any failed.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 MODE=${1:-all}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
+INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-120}
 pass=0 fail=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-run.XXXXXX")
 CHILD=""
@@ -30,8 +35,8 @@ trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
 
-case $MODE in unit | netns | all) ;; *)
-	echo "usage: $0 [unit|netns|all]" >&2
+case $MODE in unit | integration | netns | all) ;; *)
+	echo "usage: $0 [unit|integration|netns|all]" >&2
 	exit 2
 	;;
 esac
@@ -66,6 +71,34 @@ run_unit() {
 	((found)) || echo "# no unit test binaries in $BUILD/tests/"
 }
 
+run_integration() {
+	local t name rc found=0
+	for t in "$ROOT"/tests/integration/test_*.sh; do
+		[[ -f "$t" ]] || continue
+		found=1
+		name=integration/${t##*/}
+		echo "# $name"
+		BUILD=$BUILD timeout -k 5 "$INTEGRATION_TIMEOUT" bash "$t" >"$TMP/out" 2>&1 &
+		CHILD=$!
+		wait "$CHILD"
+		rc=$?
+		CHILD=""
+		cat "$TMP/out"
+		if ((rc == 0)); then
+			pass=$((pass + 1))
+			echo "ok - $name"
+		else
+			fail=$((fail + 1))
+			if ((rc == 124 || rc == 137)); then
+				echo "not ok - $name timed out after ${INTEGRATION_TIMEOUT}s"
+			else
+				echo "not ok - $name exited with status $rc"
+			fi
+		fi
+	done
+	((found)) || echo "# no integration tests in tests/integration/"
+}
+
 run_netns() {
 	if ((EUID != 0)); then
 		echo "# skipping the network-namespace tests: they need root"
@@ -92,6 +125,7 @@ run_netns() {
 }
 
 [[ $MODE == unit || $MODE == all ]] && run_unit
+[[ $MODE == integration || $MODE == all ]] && run_integration
 [[ $MODE == netns || $MODE == all ]] && run_netns
 echo "$pass passed, $fail failed"
 ((fail == 0))

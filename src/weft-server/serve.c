@@ -1,0 +1,269 @@
+/* serve — see serve.h. */
+#include "serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "control.h"
+#include "crypto.h"
+#include "encoding.h"
+#include "log.h"
+#include "ops.h"
+
+#define SERVE_EVENTS 64
+#define SERVE_MAX_CONTROL_FDS 8
+#define SERVE_HOUSEKEEPING_NS 1000000000ull
+#define SERVE_REAP_EVERY 10	/* housekeeping ticks */
+
+enum { SERVE_EV_SIGNAL = 1, SERVE_EV_TIMER, SERVE_EV_CONTROL, SERVE_EV_ADMIN };
+
+struct serve {
+	int epfd, sigfd, timerfd;
+	struct store *st;
+	struct control *ctl;
+	struct admin *admin;
+	struct ops ops;
+	uint64_t housekeeping;		/* next tick, CLOCK_MONOTONIC ns */
+	unsigned ticks;
+};
+
+static uint64_t serve_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int serve_watch(struct serve *s, int fd, uint32_t tag)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN,
+		.data.u64 = (uint64_t)tag << 32 | (uint32_t)fd,
+	};
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* True when a server already answers on the admin socket. */
+static bool serve_running(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return up;
+}
+
+static int serve_fds(struct serve *s, char *err, size_t errlen)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);	/* a CLI that hangs up early is no reason to die */
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
+	    (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    serve_watch(s, s->sigfd, SERVE_EV_SIGNAL) ||
+	    serve_watch(s, s->timerfd, SERVE_EV_TIMER)) {
+		snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int serve_open(struct serve *s, const struct state_paths *p,
+		      const struct serve_opts *opt, char *err, size_t errlen)
+{
+	char listen[STORE_META_SIZE];
+	uint8_t priv[32];
+	int fds[SERVE_MAX_CONTROL_FDS], n, r;
+
+	if ((r = state_load(p, &s->st, priv, listen, err, errlen)))
+		return r;
+	s->ops.st = s->st;
+	s->ops.ephemeral_timeout = opt->ephemeral_timeout;
+	s->ops.started = (int64_t)time(NULL);
+	snprintf(s->ops.listen, sizeof(s->ops.listen), "%s", listen);
+	store_meta_get(s->st, STORE_META_ENDPOINT, s->ops.endpoint, sizeof(s->ops.endpoint));
+	if (!crypto_x25519_public(s->ops.server_pub, priv)) {
+		snprintf(err, errlen, "%s holds an unusable private key", p->key);
+		r = -EINVAL;
+	} else if (serve_running(p->sock)) {
+		snprintf(err, errlen, "another weft-server is already running on %s "
+			 "(it answers on %s); stop it first", p->dir, p->sock);
+		r = -EADDRINUSE;
+	} else if (!(r = serve_fds(s, err, errlen))) {
+		r = control_open(&s->ctl, s->st, priv, listen, err, errlen);
+	}
+	crypto_wipe(priv, sizeof(priv));
+	if (r)
+		return r;
+	s->ops.ctl = s->ctl;
+	n = control_fds(s->ctl, fds, SERVE_MAX_CONTROL_FDS);
+	for (int i = 0; i < n; i++)
+		if ((r = serve_watch(s, fds[i], SERVE_EV_CONTROL))) {
+			snprintf(err, errlen, "epoll: %s", strerror(-r));
+			return r;
+		}
+	return admin_open(&s->admin, p->sock, s->epfd, SERVE_EV_ADMIN, ops_handle,
+			  &s->ops, err, errlen);
+}
+
+static void serve_close(struct serve *s)
+{
+	admin_close(s->admin);		/* removes admin.sock */
+	control_close(s->ctl);
+	store_close(s->st);
+	if (s->timerfd >= 0)
+		close(s->timerfd);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+}
+
+/* Arms the timer for the earlier of the control plane's deadline and the
+ * next housekeeping tick. */
+static void serve_arm(struct serve *s, uint64_t control_next)
+{
+	uint64_t at = s->housekeeping;
+	struct itimerspec its = { 0 };
+
+	if (control_next && control_next < at)
+		at = control_next;
+	its.it_value.tv_sec = (time_t)(at / 1000000000ull);
+	its.it_value.tv_nsec = (long)(at % 1000000000ull);
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void serve_housekeeping(struct serve *s)
+{
+	uint64_t expirations, now = serve_monotonic();
+
+	if (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_warn("timer: %s", strerror(errno));
+	if (now < s->housekeeping)
+		return;
+	s->housekeeping = now + SERVE_HOUSEKEEPING_NS;
+	admin_tick(s->admin);
+	if (++s->ticks % SERVE_REAP_EVERY == 0)
+		ops_reap(&s->ops, (int64_t)time(NULL));
+}
+
+/* True when the loop should stop. */
+static bool serve_signal(struct serve *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP ignored (nothing to reload)");
+			continue;
+		}
+		log_info("stopping on %s", strsignal((int)si.ssi_signo));
+		return true;
+	}
+	return false;
+}
+
+static int serve_loop(struct serve *s)
+{
+	struct epoll_event ev[SERVE_EVENTS];
+	bool stop = false;
+
+	s->housekeeping = serve_monotonic() + SERVE_HOUSEKEEPING_NS;
+	while (!stop) {
+		serve_arm(s, control_tick(s->ctl));
+		int n = epoll_wait(s->epfd, ev, SERVE_EVENTS, -1);
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = (int)(uint32_t)ev[i].data.u64;
+			switch (ev[i].data.u64 >> 32) {
+			case SERVE_EV_SIGNAL: stop = serve_signal(s); break;
+			case SERVE_EV_TIMER: serve_housekeeping(s); break;
+			case SERVE_EV_CONTROL: control_event(s->ctl, fd); break;
+			case SERVE_EV_ADMIN: admin_event(s->admin, fd, ev[i].events); break;
+			}
+		}
+	}
+	return 0;
+}
+
+static int serve_check(const struct serve *s, const struct state_paths *p)
+{
+	char pub[48];
+	int version = 0;
+
+	store_schema_version(s->st, &version);
+	b64_encode(pub, s->ops.server_pub, 32, B64_STD);
+	printf("state directory: %s\n", p->dir);
+	printf("server key:      %s (public key %s)\n", p->key, pub);
+	printf("database:        %s (schema %d)\n", p->db, version);
+	printf("endpoint:        %s\n", s->ops.endpoint);
+	printf("listen:          %s\n", s->ops.listen);
+	printf("configuration OK\n");
+	return 0;
+}
+
+int serve_run(const struct state_paths *p, const struct serve_opts *opt)
+{
+	struct serve s = { .epfd = -1, .sigfd = -1, .timerfd = -1 };
+	char err[512], pub[48];
+	int rc = 1;
+
+	if (opt->check) {
+		uint8_t priv[32];
+		char listen[STORE_META_SIZE];
+		if (state_load(p, &s.st, priv, listen, err, sizeof(err)) == 0 &&
+		    crypto_x25519_public(s.ops.server_pub, priv)) {
+			snprintf(s.ops.listen, sizeof(s.ops.listen), "%s", listen);
+			store_meta_get(s.st, STORE_META_ENDPOINT, s.ops.endpoint,
+				       sizeof(s.ops.endpoint));
+			rc = serve_check(&s, p);
+		} else if (s.st) {
+			snprintf(err, sizeof(err), "%s holds an unusable private key", p->key);
+		}
+		crypto_wipe(priv, sizeof(priv));
+		store_close(s.st);
+		if (rc)
+			fprintf(stderr, "weft-server: configuration check failed: %s\n", err);
+		return rc;
+	}
+	if (serve_open(&s, p, opt, err, sizeof(err))) {
+		fprintf(stderr, "weft-server: cannot start: %s\n", err);
+		serve_close(&s);
+		return 1;
+	}
+	b64_encode(pub, s.ops.server_pub, 32, B64_STD);
+	log_info("weft-server started: public key %s, endpoint %s, listening on "
+		 "UDP %s, admin socket %s", pub, s.ops.endpoint, s.ops.listen, p->sock);
+	rc = serve_loop(&s);
+	serve_close(&s);
+	log_info("weft-server stopped");
+	return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * serve — `weft-server serve`: the foreground server.  One thread, one
+ * epoll loop over the admin socket and its connections, the control
+ * plane's UDP socket(s), a timerfd (the control plane's next deadline and
+ * a one-second housekeeping tick) and a signalfd: SIGTERM or SIGINT stop
+ * it cleanly, removing admin.sock.
+ */
+#ifndef WEFT_SERVER_SERVE_H
+#define WEFT_SERVER_SERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "state.h"
+
+struct serve_opts {
+	bool check;			/* validate the state and exit */
+	int64_t ephemeral_timeout;	/* seconds */
+};
+
+/* Runs until a stop signal; returns the process exit code (0 or 1).
+ * Failures are printed as one line on stderr. */
+int serve_run(const struct state_paths *p, const struct serve_opts *opt);
+
+#endif

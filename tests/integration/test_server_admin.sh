@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# test_server_admin.sh — weft-server's CLI and admin protocol through the
+# real binary: init (and the refusal to re-init), serve in the background,
+# every admin command with its table and --json output, refusals with
+# clear one-line messages, malformed admin requests changing nothing, the
+# audit log, file modes, clean stop, and the error when no server runs.
+# Node cases join real nodes with build/tools/ctlprobe over loopback when
+# it is built (skipped otherwise).  No root or namespaces needed.
+#
+#   BUILD=build|build-san    which build (default build)
+#   WEFT_SERVER=PATH         the binary (default $BUILD/weft-server)
+# Prints "# ok - ..." / "# FAIL - ..." per check; exit 0 when all passed.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+BIN=${WEFT_SERVER:-$ROOT/$BUILD/weft-server}
+PROBE=$ROOT/$BUILD/tools/ctlprobe
+T=$(mktemp -d "${TMPDIR:-/tmp}/weft-srv-test.XXXXXX")
+export WEFT_STATE_DIR=$T/state
+SOCK=$WEFT_STATE_DIR/admin.sock
+SERVER_PID="" SERVER_RC=-1
+passed=0 failed=0
+
+stop_server() {
+	[[ -n "$SERVER_PID" ]] || return 0
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_RC=$?
+	SERVER_PID=""
+}
+cleanup() {
+	stop_server
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+# The interpreter itself, not a version manager's shim: it runs ~40 times.
+PY=$(python3 -c 'import sys; print(sys.executable)') || { echo "# FAIL - python3 is needed"; exit 1; }
+
+ok() { echo "# ok - $1"; passed=$((passed + 1)); }
+not_ok() {
+	echo "# FAIL - $1"
+	[[ -s $T/err ]] && sed 's/^/#   stderr: /' "$T/err" | head -5
+	failed=$((failed + 1))
+}
+# run CMD...: OUT, ERR, RC of one bounded run.
+run() {
+	timeout -k 2 5 "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+	[[ $ERR == *Sanitizer* ]] && not_ok "sanitizer report from: ${*##*/}"
+}
+ws() { run "$BIN" "$@"; }
+# expect_ok DESC CMD...: exit 0.
+expect_ok() {
+	local d=$1
+	shift
+	ws "$@"
+	if ((RC == 0)); then ok "$d"; else not_ok "$d (exit $RC)"; fi
+}
+# expect_refused DESC PATTERN CMD...: exit 1, one line on stderr
+# containing PATTERN, nothing on stdout.
+expect_refused() {
+	local d=$1 pat=$2
+	shift 2
+	ws "$@"
+	if ((RC == 1)) && [[ -z $OUT && $ERR == *"$pat"* && $(wc -l <"$T/err") -eq 1 ]]; then
+		ok "$d"
+	else
+		not_ok "$d (exit $RC, wanted one stderr line with '$pat'; got '$ERR')"
+	fi
+}
+# py EXPR: evaluates a Python expression over the JSON in $OUT (as d).
+py() {
+	"$PY" -c 'import json, sys; d = json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' \
+		"$1" <<<"$OUT" 2>>"$T/err"
+}
+# check DESC EXPR WANT: py EXPR prints WANT.
+check() {
+	local got
+	got=$(py "$2")
+	if [[ $got == "$3" ]]; then ok "$1"; else not_ok "$1 (got '$got', want '$3')"; fi
+}
+# admin_raw TEXT: sends TEXT as-is to the admin socket, prints the answer.
+admin_raw() {
+	timeout 10 "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+s.shutdown(socket.SHUT_WR)
+print(s.makefile().read().strip())' "$SOCK" "$1"
+}
+wait_for_socket() {
+	for _ in $(seq 50); do
+		[[ -S $SOCK ]] && "$BIN" status >/dev/null 2>&1 && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+start_server() {
+	"$BIN" serve >>"$T/server.log" 2>&1 &
+	SERVER_PID=$!
+	wait_for_socket
+}
+free_udp_port() {
+	"$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+mode_of() { stat -c %a "$1" 2>/dev/null; }
+
+if [[ ! -x $BIN ]]; then
+	echo "# FAIL - $BIN is not built (run make)"
+	exit 1
+fi
+PORT=$(free_udp_port)
+UID_NOW=$(id -u)
+
+# --- the command line itself ---
+expect_ok "--help exits 0" --help
+[[ $OUT == *"networks create"* && $OUT == *"keys create"* ]] && ok "--help lists the commands" || not_ok "--help lists the commands"
+expect_ok "networks --help exits 0" networks --help
+expect_ok "keys create --help exits 0" keys create --help
+[[ $OUT == usage:*"--expires DURATION"* ]] && ok "keys create --help shows its usage on stdout" || not_ok "keys create --help usage"
+ws
+((RC == 1)) && [[ -z $OUT && -n $ERR ]] && ok "no command: usage on stderr, exit 1" || not_ok "no command (exit $RC)"
+expect_refused "unknown command" "unknown command 'frobnicate'" frobnicate
+expect_refused "unknown option" "unknown option '--bogus'" networks list --bogus
+expect_refused "missing argument" "missing argument" networks create
+expect_refused "option without its value" "needs a value" keys create --network
+
+# --- no server yet ---
+expect_refused "admin command with no server" \
+	"weft-server is not running (no answer on $SOCK); start it with: weft-server serve" networks list
+expect_refused "serve before init" "weft-server init --endpoint" serve --check
+
+# --- init ---
+expect_refused "init needs --endpoint" "--endpoint HOST:PORT is required" init
+expect_refused "init refuses a bad endpoint" "endpoint 'nope' is not usable" init --endpoint nope
+expect_refused "init refuses a bad listen address" "listen address 'x:1' is not" \
+	init --endpoint "127.0.0.1:$PORT" --listen x:1
+expect_ok "init" init --endpoint "127.0.0.1:$PORT"
+PUB=$OUT
+[[ $PUB =~ ^[A-Za-z0-9+/]{43}=$ ]] && ok "init prints the server public key" || not_ok "init prints the public key (got '$PUB')"
+[[ $(mode_of "$WEFT_STATE_DIR/server.key") == 600 ]] && ok "server.key is mode 0600" || not_ok "server.key mode $(mode_of "$WEFT_STATE_DIR/server.key")"
+[[ $(mode_of "$WEFT_STATE_DIR") == 700 ]] && ok "state directory is mode 0700" || not_ok "state dir mode $(mode_of "$WEFT_STATE_DIR")"
+grep -q "$PUB" "$WEFT_STATE_DIR/server.key" && not_ok "server.key holds the private key, not the public one" || ok "server.key does not hold the public key"
+cp "$WEFT_STATE_DIR/server.key" "$T/key.before"
+expect_refused "init refuses to overwrite" "already initialised; refusing to overwrite" \
+	init --endpoint "127.0.0.1:$PORT"
+cmp -s "$T/key.before" "$WEFT_STATE_DIR/server.key" && ok "re-init left the key alone" || not_ok "re-init changed the key"
+expect_ok "serve --check" serve --check
+[[ $OUT == *"configuration OK"* && $OUT == *"$PUB"* ]] && ok "serve --check reports the key" || not_ok "serve --check output"
+chmod 644 "$WEFT_STATE_DIR/server.key"
+expect_refused "a world-readable key is refused" "chmod 600" serve --check
+chmod 600 "$WEFT_STATE_DIR/server.key"
+
+# --- serve ---
+if start_server; then ok "serve starts and answers"; else
+	not_ok "serve starts and answers"
+	sed 's/^/#   server: /' "$T/server.log"
+	exit 1
+fi
+[[ $(mode_of "$SOCK") == 600 ]] && ok "admin.sock is mode 0600" || not_ok "admin.sock mode $(mode_of "$SOCK")"
+expect_refused "a second serve is refused" "already running" serve
+
+# --- networks ---
+expect_ok "networks create lab" networks create lab
+expect_ok "networks create with prefixes" networks create ops --prefix4 10.20.0.0/24 --prefix6 fd00:1:2:3::/64
+expect_ok "networks create v4 only" networks create v4only --prefix4 10.30.0.0/16 --prefix6 none
+expect_refused "duplicate network" 'network "lab" already exists' networks create lab
+expect_refused "bad CIDR" "bad --prefix4 '10.0.0.1/24'" networks create bad --prefix4 10.0.0.1/24
+expect_refused "not a CIDR" "bad --prefix4 'banana'" networks create bad --prefix4 banana
+expect_refused "IPv6 prefix as --prefix4" "it is an IPv6 prefix" networks create bad --prefix4 fd00::/64
+expect_refused "bad network name" "network name" networks create Bad_Name
+expect_ok "networks list --json" networks list --json
+check "networks list: the three networks" '" ".join(n["name"] for n in d)' "lab ops v4only"
+check "networks list: given prefixes" '[n for n in d if n["name"] == "ops"][0]["prefix4"] + " " + [n for n in d if n["name"] == "ops"][0]["prefix6"]' \
+	"10.20.0.0/24 fd00:1:2:3::/64"
+check "networks list: default IPv4 /16 of 100.64.0.0/10" '[n for n in d if n["name"] == "lab"][0]["prefix4"]' "100.64.0.0/16"
+check "networks list: prefix none is null" '[n for n in d if n["name"] == "v4only"][0]["prefix6"]' "None"
+expect_ok "networks list (table)" networks list
+[[ $OUT == NAME*PREFIX4*lab*ops*v4only* ]] && ok "networks list table" || not_ok "networks list table: $OUT"
+
+# --- join keys ---
+expect_ok "keys create" keys create --network lab
+TOKEN1=$OUT
+[[ $TOKEN1 =~ ^weft1:[A-Za-z0-9_-]{87}:127\.0\.0\.1:$PORT$ && $(wc -l <<<"$OUT") -eq 1 ]] &&
+	ok "keys create prints one token line with the endpoint" || not_ok "token format: '$TOKEN1'"
+expect_ok "keys create with every option" keys create --network lab --reusable --ephemeral --expires 1h --tag robot --tag arm
+TOKEN2=$OUT
+expect_refused "keys create: bad duration" "bad --expires" keys create --network lab --expires 1x
+expect_refused "keys create: unknown network" 'no network named "nowhere"' keys create --network nowhere
+expect_refused "keys create: bad tag" "tag" keys create --network lab --tag 'no way'
+expect_refused "keys create: needs --network" "--network NAME is required" keys create
+expect_ok "keys list --json" keys list --json
+check "keys list: two keys" 'len(d)' 2
+check "keys list: fields" 'sorted(d[0].keys())' \
+	"['created', 'ephemeral', 'expires', 'id', 'network', 'reusable', 'revoked', 'state', 'tags', 'uses']"
+check "keys list: the options stored" '[(k["reusable"], k["ephemeral"], k["expires"] is not None, k["tags"]) for k in d if k["reusable"]]' \
+	"[(True, True, True, ['robot', 'arm'])]"
+SECRET1=${TOKEN1:6:87}
+[[ $OUT != *"$SECRET1"* && $OUT != *"${TOKEN2:6:87}"* ]] && ok "keys list never shows a secret" || not_ok "keys list shows a secret"
+KEY_ONEOFF=$(py '[k["id"] for k in d if not k["reusable"]][0]')
+KEY_REUSE=$(py '[k["id"] for k in d if k["reusable"]][0]')
+expect_ok "keys list --network" keys list --network ops --json
+check "keys list --network ops is empty" 'len(d)' 0
+expect_ok "keys revoke" keys revoke "$KEY_ONEOFF"
+expect_ok "keys list after revoke" keys list --json
+check "the revoked key shows revoked" "[k['revoked'] for k in d if k['id'] == '$KEY_ONEOFF'][0]" True
+expect_refused "revoke an unknown key" 'no join key with id "0123456789abcdef"' keys revoke 0123456789abcdef
+expect_ok "keys list (table)" keys list
+[[ $OUT == ID*NETWORK*REVOKED*"$KEY_ONEOFF"* ]] && ok "keys list table" || not_ok "keys list table"
+
+# --- nodes ---
+expect_ok "nodes list --json, no nodes" nodes list --json
+check "nodes list is empty" 'len(d)' 0
+expect_refused "nodes delete unknown" 'no node "ghost"' nodes delete ghost
+expect_refused "nodes rename unknown network" 'no network named "nowhere"' nodes rename a b --network nowhere
+expect_refused "nodes rename to a bad name" "node name" nodes rename a Bad_Name
+if [[ -x $PROBE ]]; then
+	run "$PROBE" --hostname robot-1 "$TOKEN2"
+	((RC == 0)) && [[ $OUT == registered* ]] && ok "a node joins (ctlprobe)" || not_ok "node join: $OUT $ERR"
+	run "$PROBE" --hostname Robot-1.example.com "$TOKEN2"
+	((RC == 0)) && [[ $OUT == *name=robot-1-2.* ]] && ok "a second node joins with a suffixed name" || not_ok "second join: $OUT $ERR"
+	run "$PROBE" --hostname late "$TOKEN1"
+	((RC != 0)) && ok "the revoked one-off key is refused" || not_ok "revoked key admitted a node"
+	expect_ok "nodes list --json" nodes list --json
+	check "nodes list: two nodes with addresses" '[(n["name"], n["network"], n["ipv4"]) for n in d]' \
+		"[('robot-1', 'lab', '100.64.0.2'), ('robot-1-2', 'lab', '100.64.0.3')]"
+	check "nodes list: fields" '[k in d[0] for k in ("ipv6", "key_prefix", "online", "last_seen", "endpoints")]' \
+		"[True, True, True, True, True]"
+	ID2=$(py 'd[1]["id"]')
+	expect_ok "nodes list (table)" nodes list --network lab
+	[[ $OUT == NAME*IPV4*KEY*ONLINE*"LAST SEEN"*ENDPOINTS*robot-1* ]] && ok "nodes list table" || not_ok "nodes list table"
+	expect_refused "network delete refused while nodes remain" "still has 2 node(s)" networks delete lab
+	expect_ok "nodes rename" nodes rename robot-1 arm --network lab
+	expect_refused "nodes rename onto a taken name" "already taken" nodes rename arm robot-1-2
+	expect_ok "nodes expire by id" nodes expire "$ID2"
+	expect_ok "nodes list after expire" nodes list --json
+	check "the expired node shows expired" "[n['expired'] for n in d if n['id'] == $ID2][0]" True
+	expect_ok "nodes delete" nodes delete arm
+	expect_ok "nodes list after delete" nodes list --json
+	check "one node left" '[n["name"] for n in d]' "['robot-1-2']"
+	expect_ok "networks delete --force" networks delete lab --force
+	expect_ok "nodes list after the forced delete" nodes list --json
+	check "no nodes left" 'len(d)' 0
+else
+	echo "# skip - node cases: $PROBE is not built"
+	expect_ok "networks delete" networks delete lab
+fi
+expect_refused "networks delete unknown" 'no network named "lab"' networks delete lab
+expect_ok "networks delete ops" networks delete ops
+
+# --- malformed admin requests: refused, named, nothing changed ---
+expect_ok "networks list before malformed requests" networks list --json
+BEFORE=$OUT
+check_raw() {
+	local got
+	got=$(admin_raw "$2")
+	[[ $got == *'"ok":false'* && $got == *"$3"* ]] && ok "malformed: $1" || not_ok "malformed: $1 (got '$got')"
+}
+check_raw "not JSON" 'garbage' "not valid JSON"
+check_raw "not an object" '[1, 2]' "not a JSON object"
+check_raw "extra member" '{"command": "network.list", "x": 1}' "member other than"
+check_raw "no command" '{"args": {}}' 'no \"command\"'
+check_raw "unknown command" '{"command": "network.explode"}' "unknown admin command"
+check_raw "wrong argument type" '{"command": "network.create", "args": {"name": 7}}' 'must be a string'
+check_raw "unknown argument" '{"command": "network.create", "args": {"name": "x", "owner": "me"}}' 'no argument \"owner\"'
+check_raw "missing argument" '{"command": "network.delete", "args": {}}' 'needs \"name\"'
+check_raw "two requests" '{"command": "network.list"} {"command": "network.list"}' "not valid JSON (unexpected character at byte"
+check_raw "two lines" $'{"command": "network.list"}\n{"command": "network.list"}' "data after the request's newline"
+check_raw "too large" "$(head -c 70000 /dev/zero | tr '\0' ' ')" "larger than 65536"
+expect_ok "networks list after malformed requests" networks list --json
+[[ $OUT == "$BEFORE" ]] && ok "malformed requests changed nothing" || not_ok "malformed requests changed the networks"
+
+# --- audit ---
+expect_ok "audit --json" audit --json
+check "audit: actor names admin and uid" "all(e['actor'] == 'admin:uid=$UID_NOW' for e in d if e['actor'].startswith('admin'))" True
+check "audit: network.create ok and refused" "sorted(set(e['result'] for e in d if e['action'] == 'network.create'))" \
+	"['already exists', 'invalid', 'ok']"
+check "audit: key create, revoke and its refusal" "sorted(set((e['action'], e['result']) for e in d if e['action'].startswith('key.')))" \
+	"[('key.create', 'invalid'), ('key.create', 'not found'), ('key.create', 'ok'), ('key.list', 'ok'), ('key.revoke', 'not found'), ('key.revoke', 'ok')]"
+check "audit: malformed requests recorded" "len([e for e in d if e['action'] == 'admin.request'])" 8
+check "audit: refused arguments recorded" "len([e for e in d if e['result'] == 'invalid' and 'owner' in e['detail']])" 1
+check "audit: network.delete recorded" "'network.delete' in [e['action'] for e in d]" True
+check "audit: every entry has time, object, result" "all(e['time'] and e['object'] and e['result'] for e in d)" True
+if [[ -x $PROBE ]]; then
+	check "audit: node lifecycle" "sorted(set(e['action'] for e in d if e['action'].startswith('node.') and e['action'] != 'node.list'))" \
+		"['node.delete', 'node.expire', 'node.join', 'node.rename']"
+fi
+ALL=$(py 'len(d)')
+expect_ok "audit --since 1h" audit --since 1h --json
+check "audit --since 1h has everything" 'len(d)' $((ALL + 1))
+expect_ok "audit --since the future" audit --since 2999-01-01T00:00:00Z --json
+check "audit --since the future is empty" 'len(d)' 0
+expect_refused "audit --since bad" "bad --since" audit --since yesterday
+expect_ok "audit (table)" audit
+[[ $OUT == TIME*ACTOR*ACTION*OBJECT*RESULT*network.create* ]] && ok "audit table" || not_ok "audit table"
+expect_ok "status --json" status --json
+check "status: public key" 'd["public_key"]' "$PUB"
+
+# --- stop, the error without a server, restart keeps state ---
+stop_server
+((SERVER_RC == 0)) && ok "SIGTERM: clean exit" || not_ok "SIGTERM: exit status $SERVER_RC"
+[[ ! -e $SOCK ]] && ok "admin.sock removed on exit" || not_ok "admin.sock left behind"
+grep -qE '^[0-9T:Z-]+ info: stopping' "$T/server.log" && ok "log lines carry time and level" || not_ok "log format"
+expect_refused "admin command after stop" \
+	"weft-server is not running (no answer on $SOCK); start it with: weft-server serve" audit
+if start_server; then ok "serve restarts"; else not_ok "serve restarts"; fi
+expect_ok "networks list after restart" networks list --json
+check "state survives a restart" '[n["name"] for n in d]' "['v4only']"
+stop_server
+
+if grep -q Sanitizer "$T/server.log"; then
+	not_ok "the server's log has a sanitizer report"
+	grep -A20 Sanitizer "$T/server.log" | sed 's/^/#   server: /' | head -40
+else
+	ok "no sanitizer report in the server's log"
+fi
+echo "# test_server_admin: $passed passed, $failed failed"
+((failed == 0))
