@@ -455,6 +455,8 @@ fail:
 	return r;
 }
 
+static bool control_expired(const struct store_node *n);
+
 static void control_register(struct control *c, struct wg_peer *peer,
 			     struct sess *s, const struct ctl_msg *m)
 {
@@ -462,6 +464,12 @@ static void control_register(struct control *c, struct wg_peer *peer,
 
 	if (s->node_id ? !store_node_get(c->st, s->node_id, &n)
 		       : !store_node_get_key(c->st, s->pub, &n)) {
+		if (control_expired(&n)) {
+			control_error(c, peer, s->node_port, m->request_id,
+				      CTL_ERR_EXPIRED, "this node has expired; "
+				      "ask the administrator for a new join key");
+			return;
+		}
 		/* Known key: a reconnect (the token is not needed again). */
 		if (!s->node_id)
 			control_sess_set_node(c, s, n.id, n.network_id);
@@ -480,8 +488,24 @@ static void control_register(struct control *c, struct wg_peer *peer,
 	control_register_ok(c, peer, s, m->request_id, &n);
 }
 
+static int control_find_target_any(struct control *c, const struct sess *s,
+				   const struct ctl_msg *m, struct store_node *t);
+
+static bool control_expired(const struct store_node *n)
+{
+	return n->expires && control_unix() >= n->expires;
+}
+
 static int control_find_target(struct control *c, const struct sess *s,
 			       const struct ctl_msg *m, struct store_node *t)
+{
+	int r = control_find_target_any(c, s, m, t);
+
+	return !r && control_expired(t) ? -ENOENT : r;
+}
+
+static int control_find_target_any(struct control *c, const struct sess *s,
+				   const struct ctl_msg *m, struct store_node *t)
 {
 	char a[INET6_ADDRSTRLEN], name[CTL_NAME_MAX + 1], *dot;
 
