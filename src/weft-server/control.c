@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "ctlnet.h"
 #include "device.h"
@@ -73,23 +74,9 @@ struct control {
 
 /* --- time --- */
 
-static uint64_t control_clock(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static void control_now(struct control *c)
-{
-	wg_device_set_time(c->dev, control_clock(CLOCK_MONOTONIC),
-			   control_clock(CLOCK_REALTIME));
-}
-
 static int64_t control_unix(void)
 {
-	return (int64_t)(control_clock(CLOCK_REALTIME) / NSEC_PER_SEC);
+	return (int64_t)(clock_real_ns() / NSEC_PER_SEC);
 }
 
 /* --- sessions and interest --- */
@@ -797,7 +784,7 @@ int control_open(struct control **out, struct store *st,
 	}
 	c->st = st;
 	c->fd = -1;
-	control_now(c);
+	clock_feed(c->dev);
 	if ((r = wg_device_set_private_key(c->dev, private_key))) {
 		snprintf(err, errlen, "the server private key is not usable");
 		goto fail;
@@ -854,7 +841,7 @@ void control_event(struct control *c, int fd)
 	n = recvmmsg(fd, msgs, CONTROL_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
-	control_now(c);
+	clock_feed(c->dev);
 	for (int i = 0; i < n; i++)
 		wg_device_receive(c->dev, &from[i], c->rx[i], msgs[i].msg_len);
 }
@@ -863,7 +850,7 @@ uint64_t control_tick(struct control *c)
 {
 	uint64_t next, prov;
 
-	control_now(c);
+	clock_feed(c->dev);
 	control_expire_provisional(c);
 	next = wg_device_tick(c->dev);
 	if (c->prov_n) {
@@ -880,7 +867,7 @@ void control_node_removed(struct control *c, int64_t node_id)
 	struct sess *s = control_sess_id(c, node_id);
 	struct ctl_msg m;
 
-	control_now(c);
+	clock_feed(c->dev);
 	for (size_t k = 0; i && k < i->n; k++) {
 		struct sess *w = control_sess_id(c, i->watchers[k].node_id);
 		struct wg_peer *peer = w ? wg_peer_find(c->dev, w->pub) : NULL;

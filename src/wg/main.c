@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "tun.h"
 #include "wg.h"
 
@@ -49,20 +50,6 @@ void wgd_log(int level, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
-}
-
-static uint64_t wgd_clock(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static void wgd_now(struct wgd *w)
-{
-	wg_device_set_time(w->dev, wgd_clock(CLOCK_MONOTONIC),
-			   wgd_clock(CLOCK_REALTIME));
 }
 
 /* --- UDP --- */
@@ -320,7 +307,7 @@ static void wgd_read_udp(struct wgd *w, int fd)
 	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
-	wgd_now(w);
+	clock_feed(w->dev);
 	for (int i = 0; i < n; i++)
 		wg_device_receive(w->dev, &from[i], wgd_bufs[i], msgs[i].msg_len);
 	gro_flush(&w->gro);
@@ -359,7 +346,7 @@ static bool wgd_read_tun_one(struct wgd *w)
 
 static void wgd_read_tun(struct wgd *w)
 {
-	wgd_now(w);
+	clock_feed(w->dev);
 	for (int i = 0; i < BATCH && wgd_read_tun_one(w); i++)
 		;
 }
@@ -393,7 +380,7 @@ static void wgd_arm_timer(struct wgd *w)
 	uint64_t next;
 	struct itimerspec its = { 0 };
 
-	wgd_now(w);
+	clock_feed(w->dev);
 	next = wg_device_tick(w->dev);
 	if (next == w->armed_deadline)
 		return;
@@ -434,7 +421,7 @@ static void wgd_dispatch(struct wgd *w, uint64_t tag)
 		wgd_read_netlink(w);
 		break;
 	default:
-		wgd_now(w);
+		clock_feed(w->dev);
 		ipc_client_event(w, (int)(uint32_t)tag);
 		break;
 	}

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "ctlnet.h"
 #include "device.h"
@@ -45,20 +46,6 @@ struct probe {
 	uint64_t waiting_for;
 	_Alignas(16) uint8_t buf[WG_HEADROOM + 2048 + WG_TAILROOM];
 };
-
-static uint64_t probe_clock(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static void probe_now(struct probe *p)
-{
-	wg_device_set_time(p->dev, probe_clock(CLOCK_MONOTONIC),
-			   probe_clock(CLOCK_REALTIME));
-}
 
 static void probe_udp_send(void *ctx, const union wg_sockaddr *to,
 			   const uint8_t *msg, size_t len)
@@ -96,7 +83,7 @@ static void probe_send(struct probe *p, const struct ctl_msg *m)
 		return;
 	len = ctlnet_wrap(p->buf + WG_HEADROOM, 2048, CTLNET_TO_SERVER,
 			  PROBE_PORT, msg, (size_t)n);
-	probe_now(p);
+	clock_feed(p->dev);
 	wg_peer_send_packet(p->server, p->buf, len);
 }
 
@@ -145,14 +132,14 @@ static void probe_pump(struct probe *p, uint64_t deadline)
 	while (!p->have_reply || !p->waiting_for) {
 		union wg_sockaddr from;
 		socklen_t fl = sizeof(from);
-		uint64_t now = probe_clock(CLOCK_MONOTONIC), next;
+		uint64_t now = clock_mono_ns(), next;
 		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
 		int ms;
 		ssize_t n;
 
 		if (now >= deadline)
 			return;
-		probe_now(p);
+		clock_feed(p->dev);
 		next = wg_device_tick(p->dev);
 		if (!next || next > deadline)
 			next = deadline;
@@ -162,7 +149,7 @@ static void probe_pump(struct probe *p, uint64_t deadline)
 		n = recvfrom(p->fd, rx, sizeof(rx), 0, &from.sa, &fl);
 		if (n <= 0)
 			continue;
-		probe_now(p);
+		clock_feed(p->dev);
 		wg_device_receive(p->dev, &from, rx, (size_t)n);
 	}
 }
@@ -171,13 +158,13 @@ static void probe_pump(struct probe *p, uint64_t deadline)
  * as requests are idempotent). */
 static bool probe_request(struct probe *p, struct ctl_msg *m)
 {
-	uint64_t end = probe_clock(CLOCK_MONOTONIC) + 10 * NSEC_PER_SEC;
+	uint64_t end = clock_mono_ns() + 10 * NSEC_PER_SEC;
 
 	p->waiting_for = m->request_id;
 	p->have_reply = false;
-	while (!p->have_reply && probe_clock(CLOCK_MONOTONIC) < end) {
+	while (!p->have_reply && clock_mono_ns() < end) {
 		probe_send(p, m);
-		probe_pump(p, probe_clock(CLOCK_MONOTONIC) + NSEC_PER_SEC);
+		probe_pump(p, clock_mono_ns() + NSEC_PER_SEC);
 	}
 	p->waiting_for = 0;
 	if (p->have_reply && p->reply.type == CTL_ERROR) {
@@ -244,7 +231,7 @@ static bool probe_setup(struct probe *p, const struct token *t,
 		fprintf(stderr, "ctlprobe: setup failed (socket, memory or key file)\n");
 		return false;
 	}
-	probe_now(p);
+	clock_feed(p->dev);
 	ok = !wg_device_set_private_key(p->dev, priv) &&
 	     !wg_peer_new(p->dev, t->server_pub, &p->server) &&
 	     !wg_peer_add_allowed_ip(p->server, AF_INET6, ctl_server, 128);
@@ -327,7 +314,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	token_wipe(&t);
-	uint64_t t0 = probe_clock(CLOCK_MONOTONIC);
+	uint64_t t0 = clock_mono_ns();
 	for (long k = 0; k < count && ok; k++)
 		for (size_t j = 0; j < n_lookups && ok; j++) {
 			struct ctl_msg m;
@@ -341,7 +328,7 @@ int main(int argc, char **argv)
 			}
 		}
 	if (count > 1 && ok) {
-		double s = (double)(probe_clock(CLOCK_MONOTONIC) - t0) / 1e9;
+		double s = (double)(clock_mono_ns() - t0) / 1e9;
 		printf("lookups=%ld seconds=%.3f rate=%.0f/s\n",
 		       count * (long)n_lookups, s, (double)count * (double)n_lookups / s);
 	}
@@ -349,7 +336,7 @@ int main(int argc, char **argv)
 	if (wait_s) {
 		p.waiting_for = 0;
 		p.have_reply = false;
-		probe_pump(&p, probe_clock(CLOCK_MONOTONIC) + (uint64_t)wait_s * NSEC_PER_SEC);
+		probe_pump(&p, clock_mono_ns() + (uint64_t)wait_s * NSEC_PER_SEC);
 	}
 	if (logout && ok) {
 		struct ctl_msg m;
