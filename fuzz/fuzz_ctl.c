@@ -4,6 +4,7 @@
  * the same bytes; whatever does not decode must leave the struct zeroed.
  * Header peeking must agree with the decoder.
  */
+#include "crypto.h"
 #include "ctl.h"
 
 #include <errno.h>
@@ -12,17 +13,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool fuzz_is_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
 
 static void fuzz_round_trip(const struct ctl_msg *m)
 {
@@ -52,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (r != 0) {
 		if ((r != -EBADMSG && r != -EPROTO && r != -EMSGSIZE) ||
-		    !fuzz_is_zero(&m, sizeof(m)))
+		    !crypto_is_zero(&m, sizeof(m)))
 			abort();
 		return 0;
 	}

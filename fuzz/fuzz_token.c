@@ -5,6 +5,7 @@
  * not leaves the struct wiped and one error line that quotes no key
  * material.
  */
+#include "crypto.h"
 #include "token.h"
 
 #include <errno.h>
@@ -13,17 +14,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool fuzz_is_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
 
 static bool fuzz_is_b64url(const char *s, size_t n)
 {
@@ -74,7 +64,7 @@ static void fuzz_token(const char *s, size_t len)
 	int n;
 
 	if (token_parse(s, len, &t, err, sizeof(err)) != 0) {
-		if (!fuzz_is_zero(&t, sizeof(t)))
+		if (!crypto_is_zero(&t, sizeof(t)))
 			abort();
 		fuzz_check_err(s, len, err);
 		return;

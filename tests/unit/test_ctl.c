@@ -234,17 +234,6 @@ static const struct {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool test_is_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* decode -> encode -> decode gives the same struct (and, when the input
  * was canonical, the same bytes). */
 static bool test_round_trip(const uint8_t *in, size_t len, bool canonical)
@@ -291,7 +280,7 @@ static void test_invalid_table(void)
 		len = test_unhex(buf, sizeof(buf), test_invalid[i].hex);
 		memset(&m, 0xa5, sizeof(m));
 		r = ctl_decode(buf, len, &m);
-		CHECK(r == test_invalid[i].err && test_is_zero(&m, sizeof(m)),
+		CHECK(r == test_invalid[i].err && crypto_is_zero(&m, sizeof(m)),
 		      "invalid %zu: %d (want %d), struct zeroed", i + 1, r,
 		      test_invalid[i].err);
 	}
@@ -321,7 +310,7 @@ static void test_fields(void)
 	      memcmp(m.endpoints[1].addr, "\x20\x01\x0d\xb8", 4) == 0,
 	      "REGISTER endpoints: 192.0.2.1:6666, [2001:db8::1]:6666");
 	ctl_msg_wipe(&m);
-	CHECK(test_is_zero(&m, sizeof(m)), "ctl_msg_wipe zeroes the secret");
+	CHECK(crypto_is_zero(&m, sizeof(m)), "ctl_msg_wipe zeroes the secret");
 
 	len = test_unhex(buf, sizeof(buf), REGISTER_OK PEER_BODY T_RELAY T_TAG);
 	CHECK(ctl_decode(buf, len, &m) == 0 && m.node_id == 42 &&
@@ -349,7 +338,7 @@ static void test_fields(void)
 	/* a secret decoded before a later TLV fails is not left behind */
 	len = test_unhex(buf, sizeof(buf), REGISTER T_SECRET "0200" "0100" "0a");
 	memset(&m, 0, sizeof(m));
-	CHECK(ctl_decode(buf, len, &m) == -EBADMSG && test_is_zero(&m, sizeof(m)),
+	CHECK(ctl_decode(buf, len, &m) == -EBADMSG && crypto_is_zero(&m, sizeof(m)),
 	      "failed decode leaves no secret");
 }
 
@@ -668,7 +657,7 @@ static void test_sizes(void)
 	CHECK(n > 0 && ctl_encode(&m, buf, (size_t)n) == n, "encode into exactly n bytes");
 	memset(buf, 0xcc, sizeof(buf));
 	CHECK(ctl_encode(&m, buf, (size_t)n - 1) == -ENOBUFS &&
-	      test_is_zero(buf, (size_t)n - 1) && buf[n - 1] == 0xcc,
+	      crypto_is_zero(buf, (size_t)n - 1) && buf[n - 1] == 0xcc,
 	      "n - 1 bytes: -ENOBUFS, what was written is wiped, nothing past cap");
 	CHECK(ctl_encode(&m, NULL, 0) == -ENOBUFS, "NULL buffer: -ENOBUFS");
 	CHECK(ctl_encode(&m, buf, 15) == -ENOBUFS, "no room for the header: -ENOBUFS");
