@@ -6,7 +6,7 @@ CSTD     = -std=c11 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc/lib -Isrc/server -MMD -MP
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc/lib -Isrc/server -Isrc/dp -MMD -MP
 LDLIBS  += -lcrypto -lsqlite3
 
 ifeq ($(SANITIZE),1)
@@ -20,8 +20,18 @@ endif
 LIB_SRC  = $(wildcard src/lib/*.c src/server/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libweft.a
+DP_SRC   = $(wildcard src/dp/*.c)
+DP_OBJ   = $(DP_SRC:%.c=$(BUILD)/%.o)
 WG_SRC   = $(wildcard src/wg/*.c)
 WG_OBJ   = $(WG_SRC:%.c=$(BUILD)/%.o)
+AGENT_SRC = $(wildcard src/weftd/*.c)
+AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  = $(wildcard src/weft/*.c)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+# The local-socket client (one JSON request, one answer) is shared with
+# weft-server's admin CLI.
+ADMIN_OBJ = $(addprefix $(BUILD)/src/weft-server/,admin.o log.o when.o)
+$(CLI_OBJ): CFLAGS += -Isrc/weft-server
 SRV_SRC  = $(wildcard src/weft-server/*.c)
 SRV_OBJ  = $(SRV_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
@@ -30,7 +40,7 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOLS    = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 
-BINS     = weft-wg $(if $(SRV_SRC),weft-server)
+BINS     = weft-wg weft-server weftd weft
 # The sanitizer build stays in build-san/; only the normal one is copied up.
 ifeq ($(SANITIZE),1)
 TOP_BINS = $(BINS:%=$(BUILD)/%)
@@ -40,11 +50,17 @@ endif
 
 all: $(TOP_BINS) $(TESTS) $(TOOLS)
 
-weft-wg weft-server: %: $(BUILD)/%
+weft-wg weft-server weftd weft: %: $(BUILD)/%
 	cp $< $@
 
-$(BUILD)/weft-wg: $(WG_OBJ) $(LIB)
+$(BUILD)/weft-wg: $(WG_OBJ) $(DP_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/weftd: $(AGENT_OBJ) $(DP_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
+
+$(BUILD)/weft: $(CLI_OBJ) $(ADMIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
 
 $(BUILD)/weft-server: $(SRV_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
@@ -90,7 +106,7 @@ install: all
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-san build-fuzz weft-wg weft-server
+	rm -rf build build-san build-fuzz weft-wg weft-server weftd weft
 
 .PHONY: all check check-unit fuzz bench install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -45,6 +45,12 @@ struct wg_ops {
 	 * fails to authenticate is removed again by the engine, so the host
 	 * should record it only once a packet from it is delivered. */
 	struct wg_peer *(*unknown_peer)(void *ctx, const uint8_t pub[32]);
+	/* Optional: wg_device_send found no peer whose allowed IPs cover a
+	 * well-formed packet's destination (it is also counted in
+	 * tx_no_route).  buf is laid out as for wg_device_send and is only
+	 * valid during the call: an on-demand host copies it, looks the
+	 * peer up, and sends it again once the peer exists. */
+	void (*no_route)(void *ctx, const uint8_t *buf, size_t len);
 };
 
 /* Drop and event counters (what `weft-wg --stats` prints). */

@@ -161,6 +161,8 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 	owner = allowedips_lookup(&dev->aips, ip.family, ip.dst);
 	if (!owner) {
 		dev->stats.tx_no_route++;
+		if (dev->ops->no_route)
+			dev->ops->no_route(dev->ctx, buf, len);
 		return;
 	}
 	wg_peer_send_packet(container_of(owner, struct wg_peer, aips), buf, len);

@@ -84,7 +84,7 @@ int ipc_listen(struct wgd *w)
 	if (mkdir(WG_RUN_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	r = snprintf(w->uapi_path, sizeof(w->uapi_path), "%s/%s.sock",
-		     WG_RUN_DIR, w->ifname);
+		     WG_RUN_DIR, w->dp.ifname);
 	if (r < 0 || (size_t)r >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, w->uapi_path, (size_t)r + 1);
@@ -117,7 +117,7 @@ int ipc_listen(struct wgd *w)
 
 static void ipc_drop(struct wgd *w, struct ipc_client *c)
 {
-	epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	epoll_ctl(w->dp.epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->buf)
 		explicit_bzero(c->buf, c->len);	/* may hold keys */
@@ -156,7 +156,7 @@ void ipc_accept(struct wgd *w)
 		}
 		ipc_clients[i].fd = fd;
 		ev.data.u64 = ((uint64_t)2 << 32) | (uint32_t)fd;
-		epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+		epoll_ctl(w->dp.epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 	}
 }
 
@@ -193,7 +193,7 @@ static void ipc_get_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr
 
 static int ipc_get(struct wgd *w, struct ipc_out *o)
 {
-	struct wg_device *dev = w->dev;
+	struct wg_device *dev = w->dp.dev;
 	char key[65];
 
 	if (dev->local.has_key) {
@@ -201,10 +201,10 @@ static int ipc_get(struct wgd *w, struct ipc_out *o)
 		ipc_printf(o, "private_key=%s\n", key);
 		explicit_bzero(key, sizeof(key));
 	}
-	if (w->port)
-		ipc_printf(o, "listen_port=%u\n", w->port);
-	if (w->fwmark)
-		ipc_printf(o, "fwmark=%u\n", w->fwmark);
+	if (w->dp.port)
+		ipc_printf(o, "listen_port=%u\n", w->dp.port);
+	if (w->dp.fwmark)
+		ipc_printf(o, "fwmark=%u\n", w->dp.fwmark);
 	for (const struct wg_peer *p = dev->first; p; p = p->next) {
 		ipc_get_peer(o, p);
 		allowedips_walk_owner(&p->aips, ipc_get_aip, o);
@@ -214,7 +214,7 @@ static int ipc_get(struct wgd *w, struct ipc_out *o)
 
 static int ipc_stats(struct wgd *w, struct ipc_out *o)
 {
-	const struct wg_stats *s = &w->dev->stats;
+	const struct wg_stats *s = &w->dp.dev->stats;
 #define STAT(f) ipc_printf(o, #f "=%llu\n", (unsigned long long)s->f)
 	STAT(rx_malformed); STAT(rx_invalid_mac); STAT(rx_unknown_peer);
 	STAT(rx_bad_auth); STAT(rx_handshake_replay); STAT(rx_unknown_index);
@@ -223,13 +223,13 @@ static int ipc_stats(struct wgd *w, struct ipc_out *o)
 	STAT(tx_no_route); STAT(tx_no_endpoint); STAT(tx_staged_dropped);
 	STAT(handshakes_completed);
 #undef STAT
-	ipc_printf(o, "peers=%zu\n", w->dev->n_peers);
+	ipc_printf(o, "peers=%zu\n", w->dp.dev->n_peers);
 	return o->failed ? -ENOMEM : 0;
 }
 
 static int ipc_apply_peer(struct wgd *w, const struct uapi_peer *c)
 {
-	struct wg_peer *p = wg_peer_find(w->dev, c->public_key);
+	struct wg_peer *p = wg_peer_find(w->dp.dev, c->public_key);
 	int r;
 
 	if (c->remove) {
@@ -240,7 +240,7 @@ static int ipc_apply_peer(struct wgd *w, const struct uapi_peer *c)
 	if (!p) {
 		if (c->update_only)
 			return 0;
-		r = wg_peer_new(w->dev, c->public_key, &p);
+		r = wg_peer_new(w->dp.dev, c->public_key, &p);
 		if (r == -EINVAL)
 			return 0;	/* our own key: ignored, as wireguard-go */
 		if (r)
@@ -276,18 +276,18 @@ static int ipc_set(struct wgd *w, const char *body, size_t len)
 	}
 	/* The only step that can fail on the system's side goes first, so a
 	 * refused port leaves everything as it was. */
-	if (s.has_listen_port && s.listen_port != w->port &&
-	    (r = wgd_bind(w, s.listen_port))) {
+	if (s.has_listen_port && s.listen_port != w->dp.port &&
+	    (r = dp_bind(&w->dp, s.listen_port))) {
 		wgd_log(LOG_ERROR, "cannot listen on port %u: %s",
 			s.listen_port, strerror(-r));
 		goto out;
 	}
-	if (s.has_fwmark && (r = wgd_set_fwmark(w, s.fwmark)))
+	if (s.has_fwmark && (r = dp_set_fwmark(&w->dp, s.fwmark)))
 		goto out;
 	if (s.has_private_key)
-		wg_device_set_private_key(w->dev, s.private_key);
+		wg_device_set_private_key(w->dp.dev, s.private_key);
 	if (s.replace_peers)
-		wg_device_remove_all_peers(w->dev);
+		wg_device_remove_all_peers(w->dp.dev);
 	for (size_t i = 0; i < s.n_peers && !r; i++)
 		r = ipc_apply_peer(w, &s.peers[i]);
 out:

@@ -150,7 +150,7 @@ static void sim_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 	p->len = len;
 }
 
-static const struct wg_ops sim_ops = { sim_send, sim_deliver, NULL };
+static const struct wg_ops sim_ops = { .send = sim_send, .deliver = sim_deliver };
 
 static void node_clock(struct node *n)
 {
@@ -513,7 +513,7 @@ static void sink_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 			size_t len)
 {
 }
-static const struct wg_ops sink_ops = { sink_send, sink_deliver, NULL };
+static const struct wg_ops sink_ops = { .send = sink_send, .deliver = sink_deliver };
 
 /* ---- tests ------------------------------------------------------------ */
 
@@ -1210,7 +1210,9 @@ static void hook_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 	sim_deliver(ctx, peer, pkt, len);
 }
 
-static const struct wg_ops hook_ops = { sim_send, hook_deliver, hook_unknown_peer };
+static const struct wg_ops hook_ops = {
+	.send = sim_send, .deliver = hook_deliver, .unknown_peer = hook_unknown_peer,
+};
 
 static void test_server_hook(void)
 {
@@ -1393,6 +1395,39 @@ static void test_bad_source_and_no_route(void)
 	CHECK(a.dev->stats.tx_no_route == s + 3 && net.n == 0,
 	      "destination no peer covers: tx_no_route, nothing sent");
 	sim_end();
+}
+
+/* The on-demand hook: a packet no peer covers reaches the host intact. */
+static struct { int calls; size_t len; uint8_t pkt[100]; } hook_nr;
+
+static void hook_no_route(void *ctx, const uint8_t *buf, size_t len)
+{
+	hook_nr.calls++;
+	hook_nr.len = len;
+	if (len <= sizeof(hook_nr.pkt))
+		memcpy(hook_nr.pkt, buf + WG_HEADROOM, len);
+}
+
+static void test_no_route_hook(void)
+{
+	static const struct wg_ops ops = {
+		.send = sink_send, .deliver = sink_deliver, .no_route = hook_no_route,
+	};
+	_Alignas(16) uint8_t buf[WG_HEADROOM + 100 + WG_TAILROOM];
+	uint8_t src[4] = { 100, 64, 0, 1 }, dst[4] = { 100, 64, 0, 7 }, want[100];
+	struct wg_device *dev = wg_device_new(&ops, NULL);
+
+	make_ip4(want, src, dst, 60, 5);
+	memcpy(buf + WG_HEADROOM, want, 60);
+	wg_device_send(dev, buf, 60);
+	CHECK(hook_nr.calls == 1 && hook_nr.len == 60 && !memcmp(hook_nr.pkt, want, 60) &&
+	      dev->stats.tx_no_route == 1,
+	      "no_route hook gets the uncovered packet, and it is counted");
+	memset(buf + WG_HEADROOM, 0, 60);
+	wg_device_send(dev, buf, 60);
+	CHECK(hook_nr.calls == 1 && dev->stats.tx_no_route == 2,
+	      "no_route hook is not called for a packet that is not IP");
+	wg_device_free(dev);
 }
 
 static void test_cookie(void)
@@ -2184,6 +2219,7 @@ int main(void)
 	test_server_hook();
 	test_malformed();
 	test_bad_source_and_no_route();
+	test_no_route_hook();
 	test_cookie();
 	test_roaming();
 	test_simultaneous_initiation();

@@ -1,0 +1,194 @@
+/*
+ * weftd — the node agent: one overlay interface whose peers are found on
+ * demand through the coordination server (docs/control-plane.md).
+ *
+ * Modules: agent.c (the control session, on-demand peers, the packet
+ * queue, ICMP errors, pings), nodestate.c (node.key, node.conf), netcfg.c
+ * (addresses and link state through rtnetlink), local.c (the JSON socket
+ * the `weft` CLI talks to) and main.c (command line, setup, the loop).
+ */
+#ifndef WEFTD_H
+#define WEFTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "dp.h"
+#include "token.h"
+
+#define AGENT_MAX_REQS     256	/* control requests in flight */
+#define AGENT_QUEUE_PKTS   32	/* packets held per unresolved destination */
+#define AGENT_MAX_LOOKUPS  1024	/* destinations being resolved at once */
+#define AGENT_LOOKUP_TTL   (5 * NSEC_PER_SEC)	/* give up, send ICMP */
+#define AGENT_NEGATIVE_TTL (5 * NSEC_PER_SEC)	/* remember "no such node" */
+#define AGENT_REQ_LIFETIME (10 * NSEC_PER_SEC)
+#define AGENT_HEARTBEAT    (20 * NSEC_PER_SEC)
+#define AGENT_ONLINE_TTL   (60 * NSEC_PER_SEC)	/* server answered within */
+#define AGENT_MAX_PINGS    64
+
+/* What node.conf records after a join (nodestate.c). */
+struct node_conf {
+	uint8_t server_pub[32];
+	char endpoints[TOKEN_ENDPOINTS_MAX];	/* as in the token */
+	uint64_t node_id;
+	char name[CTL_NAME_MAX + 1];
+	struct ctl_prefix4 ipv4;	/* address / network prefix length */
+	struct ctl_prefix6 ipv6;
+	bool down;			/* `weft down` was the last word */
+};
+
+enum agent_state {
+	AGENT_NEEDS_LOGIN,	/* no identity: `weft up --token` */
+	AGENT_JOINING,		/* REGISTER with a join secret in flight */
+	AGENT_CONNECTING,	/* known identity, server not answering yet */
+	AGENT_RUNNING,		/* registered; the server answers */
+	AGENT_DOWN,		/* `weft down` */
+	AGENT_REMOVED,		/* the server refused our key for good */
+};
+
+struct local_conn;
+
+/* A peer the server told us about. */
+struct apeer {
+	uint64_t node_id;
+	uint8_t pub[32];
+	char name[CTL_NAME_MAX + 1];
+	uint8_t ipv4[4], ipv6[16];
+	struct ctl_endpoint endpoints[CTL_MAX_ENDPOINTS];
+	uint8_t n_endpoints;
+	struct wg_peer *wp;
+	struct apeer *next;
+};
+
+/* Packets waiting for a LOOKUP of their destination. */
+struct lookup {
+	int family;
+	uint8_t addr[16];
+	uint64_t req_id;
+	uint64_t born;
+	uint64_t negative_until;	/* > 0: answered NOT_FOUND/DENIED */
+	uint16_t neg_code;
+	size_t n;
+	uint8_t *pkts[AGENT_QUEUE_PKTS];	/* WG_HEADROOM + len + WG_TAILROOM */
+	size_t lens[AGENT_QUEUE_PKTS];
+	struct lookup *next;
+};
+
+enum req_purpose { REQ_JOIN = 1, REQ_RECONNECT, REQ_LOOKUP_ADDR,
+		   REQ_LOOKUP_NAME, REQ_ENDPOINTS, REQ_LOGOUT, REQ_NOTIFY_ACK };
+
+struct agent_req {
+	bool used;
+	uint8_t purpose;		/* enum req_purpose */
+	uint64_t id;
+	uint64_t next_send, deadline;
+	unsigned sends;
+	size_t len;
+	uint8_t wire[CTL_MAX_MSG];
+	struct local_conn *waiter;	/* a CLI request waiting for it */
+};
+
+struct ping {
+	bool used;
+	uint16_t seq;
+	uint64_t sent;			/* monotonic ns */
+	uint64_t deadline;
+	struct apeer *peer;
+	struct local_conn *waiter;
+};
+
+struct agent {
+	struct dp dp;			/* first: the engine's ctx is &dp */
+	const char *state_dir;
+	const char *socket_path;
+	char key_path[4096], conf_path[4096];
+	enum agent_state state;
+	bool have_conf;
+	struct node_conf conf;
+	char hostname[CTL_HOSTNAME_MAX + 1];
+	uint8_t join_secret[32];	/* only while joining; wiped after */
+	char last_error[1400];
+
+	struct wg_peer *server;
+	union wg_sockaddr server_ep;
+	uint64_t server_last_rx;	/* monotonic ns of its last message */
+	uint64_t server_last_hs;	/* its peer's last handshake we acted on */
+	uint64_t next_heartbeat;
+	uint64_t next_id;
+	bool resync;			/* re-LOOKUP known peers once registered */
+
+	struct agent_req reqs[AGENT_MAX_REQS];
+	struct apeer *peers;
+	size_t n_peers;
+	struct lookup *lookups;
+	size_t n_lookups;
+	struct ping pings[AGENT_MAX_PINGS];
+	uint16_t ping_ident, ping_seq;
+
+	/* Initiations from keys we did not know yet (dropped): if the server
+	 * then announces that key, we initiate ourselves at once instead of
+	 * letting the caller wait out its retransmission. */
+	struct { uint8_t pub[32]; uint64_t when; } early[16];
+	unsigned early_next;
+
+	int local_fd;
+	struct local_conn *conns;
+	uint64_t stat_icmp_sent, stat_queue_dropped, stat_lookups;
+};
+
+/* agent.c */
+int agent_start(struct agent *a, char *why, size_t whylen);
+void agent_stop(struct agent *a);
+extern const struct wg_ops agent_ops;
+extern const struct dp_host agent_host;
+/* `weft up`: joins with a token (NULL: reconnect with the identity we
+ * have).  0, or -errno with a message; completion reaches waiter. */
+int agent_up(struct agent *a, const char *token, const char *hostname,
+	     struct local_conn *waiter, char *err, size_t errlen);
+int agent_down(struct agent *a, char *err, size_t errlen);
+int agent_logout(struct agent *a, struct local_conn *waiter, char *err,
+		 size_t errlen);
+/* `weft ping`: one echo request to peer (a name or an address). */
+int agent_ping(struct agent *a, const char *peer, struct local_conn *waiter,
+	       char *err, size_t errlen);
+const char *agent_state_name(enum agent_state s);
+struct apeer *agent_peer_by_name(struct agent *a, const char *name);
+struct apeer *agent_peer_by_addr(struct agent *a, int family,
+				 const uint8_t *addr);
+void agent_forget_waiter(struct agent *a, struct local_conn *c);
+
+/* nodestate.c: 0 or -errno with a message. */
+int nodestate_key(const char *path, uint8_t priv[32], bool create,
+		  char *err, size_t errlen);
+int nodestate_load(const char *path, struct node_conf *c, char *err,
+		   size_t errlen);
+int nodestate_save(const char *path, const struct node_conf *c, char *err,
+		   size_t errlen);
+int nodestate_forget(struct agent *a);
+
+/* netcfg.c: rtnetlink; 0 or -errno. */
+int netcfg_link_up(int ifindex, bool up);
+int netcfg_addr(int ifindex, bool add, int family, const uint8_t *addr,
+		uint8_t prefix);
+
+/* local.c: the CLI's socket. */
+int local_open(struct agent *a, char *err, size_t errlen);
+void local_close(struct agent *a);
+void local_event(struct agent *a, uint64_t tag);
+void local_tick(struct agent *a, uint64_t now);
+/* Answers a waiting request: result (taken over) or an error message. */
+struct json_object;
+void local_reply_ok(struct agent *a, struct local_conn *c,
+		    struct json_object *result);
+void local_reply_error(struct agent *a, struct local_conn *c,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Handles one decoded request (agent side, in main.c). */
+void local_handle(struct agent *a, struct local_conn *c, const char *command,
+		  struct json_object *args);
+
+#define EV_LOCAL       (DP_EV_HOST)
+#define EV_LOCAL_CONN  ((uint64_t)3 << 32)
+
+#endif
