@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/run.sh [unit|integration|netns|all] — the runner behind `make check`.
+# tests/run.sh [unit|integration|netns|overlay|all] — the runner behind
+# `make check`.
 #
 #   BUILD=build|build-san   which build to test (default build)
 #   unit    only the unit tests: every $BUILD/tests/test_* binary, whose
@@ -14,7 +15,10 @@
 #           matrix.sh runs every tests/netns/test_*.sh for each pair of
 #           implementations (NETNS_PAIRS, default weft:weft weft:wgo
 #           wgo:weft) with $BUILD/weft-wg as weft; each run counts once.
-#   all     all three (default).
+#   overlay every tests/overlay/test_*.sh once (root only): weft-server,
+#           weftd and weft from $BUILD in network namespaces; each bounded
+#           by OVERLAY_TIMEOUT seconds (default 300), one pass or failure.
+#   all     all four (default).
 # Ends with exactly one line "N passed, N failed"; exit 1 if any failed.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +26,7 @@ BUILD=${BUILD:-build}
 MODE=${1:-all}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-120}
+OVERLAY_TIMEOUT=${OVERLAY_TIMEOUT:-300}
 pass=0 fail=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-run.XXXXXX")
 CHILD=""
@@ -35,8 +40,8 @@ trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
 
-case $MODE in unit | integration | netns | all) ;; *)
-	echo "usage: $0 [unit|integration|netns|all]" >&2
+case $MODE in unit | integration | netns | overlay | all) ;; *)
+	echo "usage: $0 [unit|integration|netns|overlay|all]" >&2
 	exit 2
 	;;
 esac
@@ -71,14 +76,15 @@ run_unit() {
 	((found)) || echo "# no unit test binaries in $BUILD/tests/"
 }
 
-run_integration() {
-	local t name rc found=0
-	for t in "$ROOT"/tests/integration/test_*.sh; do
+# run_scripts DIR TIMEOUT: each DIR/test_*.sh once, one result each.
+run_scripts() {
+	local dir=$1 limit=$2 t name rc found=0
+	for t in "$ROOT"/tests/"$dir"/test_*.sh; do
 		[[ -f "$t" ]] || continue
 		found=1
-		name=integration/${t##*/}
+		name=$dir/${t##*/}
 		echo "# $name"
-		BUILD=$BUILD timeout -k 5 "$INTEGRATION_TIMEOUT" bash "$t" >"$TMP/out" 2>&1 &
+		BUILD=$BUILD timeout -k 5 "$limit" bash "$t" >"$TMP/out" 2>&1 &
 		CHILD=$!
 		wait "$CHILD"
 		rc=$?
@@ -90,13 +96,23 @@ run_integration() {
 		else
 			fail=$((fail + 1))
 			if ((rc == 124 || rc == 137)); then
-				echo "not ok - $name timed out after ${INTEGRATION_TIMEOUT}s"
+				echo "not ok - $name timed out after ${limit}s"
 			else
 				echo "not ok - $name exited with status $rc"
 			fi
 		fi
 	done
-	((found)) || echo "# no integration tests in tests/integration/"
+	((found)) || echo "# no tests in tests/$dir/"
+}
+
+run_integration() { run_scripts integration "$INTEGRATION_TIMEOUT"; }
+
+run_overlay() {
+	if ((EUID != 0)); then
+		echo "# skipping the overlay tests: they need root"
+		return
+	fi
+	run_scripts overlay "$OVERLAY_TIMEOUT"
 }
 
 run_netns() {
@@ -127,5 +143,6 @@ run_netns() {
 [[ $MODE == unit || $MODE == all ]] && run_unit
 [[ $MODE == integration || $MODE == all ]] && run_integration
 [[ $MODE == netns || $MODE == all ]] && run_netns
+[[ $MODE == overlay || $MODE == all ]] && run_overlay
 echo "$pass passed, $fail failed"
 ((fail == 0))

@@ -53,8 +53,8 @@ static const struct ctl_rule {
 		H(NODE_ID) | H(IPV4) | H(IPV6) | H(NAME) | H(TAG) | H(RELAY),
 		H(NODE_ID) | H(IPV4) | H(IPV6) | H(NAME), 0 },
 	[CTL_LOOKUP] = {
-		H(TARGET_IPV4) | H(TARGET_IPV6) | H(NAME), 0,
-		H(TARGET_IPV4) | H(TARGET_IPV6) | H(NAME) },
+		H(TARGET_IPV4) | H(TARGET_IPV6) | H(NAME) | H(PUBLIC_KEY), 0,
+		H(TARGET_IPV4) | H(TARGET_IPV6) | H(NAME) | H(PUBLIC_KEY) },
 	[CTL_LOOKUP_OK] = {
 		H(NODE_ID) | H(PUBLIC_KEY) | H(IPV4) | H(IPV6) | H(NAME) |
 		H(ENDPOINT) | H(RELAY) | H(TAG),

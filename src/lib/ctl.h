@@ -48,7 +48,8 @@
  *   REGISTER    R JOIN_SECRET, R HOSTNAME, O ENDPOINT*
  *   REGISTER_OK R NODE_ID, R IPV4, R IPV6, R NAME (the FQDN), O TAG*,
  *               O RELAY*
- *   LOOKUP      exactly one of TARGET_IPV4, TARGET_IPV6, NAME
+ *   LOOKUP      exactly one of TARGET_IPV4, TARGET_IPV6, NAME, PUBLIC_KEY
+ *               (by key: who is this stranger that sent us an initiation?)
  *   LOOKUP_OK   R NODE_ID, R PUBLIC_KEY, R IPV4, R IPV6, R NAME,
  *               O ENDPOINT*, O RELAY*, O TAG*
  *   NOTIFY      R NOTIFY_KIND, R NODE_ID, R PUBLIC_KEY, and unless the kind

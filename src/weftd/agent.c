@@ -737,6 +737,10 @@ static void agent_answer(struct agent *a, struct agent_req *r,
 			}
 		}
 		break;
+	case REQ_LOOKUP_KEY:
+		if (m->type == CTL_LOOKUP_OK && (p = agent_peer_update(a, m)))
+			wg_peer_send_initiation(p->wp, false);
+		break;
 	case REQ_LOOKUP_NAME:
 		if (!r->waiter)
 			break;
@@ -793,6 +797,11 @@ static void agent_notify(struct agent *a, const struct ctl_msg *m)
 		 * only get ready for it (two initiations crossing would leave
 		 * both sides responders until a retransmission).  If its
 		 * initiation beat this NOTIFY and was dropped, we start. */
+		/* A peer that changed (came back after a restart, moved)
+		 * may have lost our session: a fresh handshake costs one
+		 * round trip and loses nothing. */
+		if (p && m->notify_kind == CTL_NOTIFY_PEER_CHANGED && p->wp->kp_cur)
+			wg_peer_send_initiation(p->wp, false);
 		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)
 			for (unsigned i = 0; i < 16; i++)
 				if (!memcmp(a->early[i].pub, p->pub, 32) &&
@@ -823,6 +832,7 @@ static void agent_control(struct agent *a, const uint8_t *pkt, size_t len)
 	    port != AGENT_CTL_PORT || ctl_decode(payload, plen, &m))
 		return;
 	a->server_last_rx = agent_now(a);
+	a->server_ok = true;
 	if (m.type == CTL_NOTIFY) {
 		if (a->state == AGENT_RUNNING)
 			agent_notify(a, &m);
@@ -852,13 +862,38 @@ static void agent_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 	dp_deliver(&a->dp, peer, pkt, len);
 }
 
+/* An initiation from a key we have no peer for (it is dropped): maybe a
+ * node that configured us before we heard of it, or one that talked to
+ * us before our restart.  We ask the server who the key is (at most
+ * AGENT_KEY_LOOKUPS a second, once per key while one is remembered); if it
+ * is a node of our network, we configure it and initiate ourselves. */
+#define AGENT_KEY_LOOKUPS 20
+
 static struct wg_peer *agent_unknown_peer(void *ctx, const uint8_t pub[32])
 {
 	struct agent *a = ctx;
+	uint64_t now = agent_now(a);
+	struct ctl_msg m;
 
+	for (unsigned i = 0; i < 16; i++)
+		if (!memcmp(a->early[i].pub, pub, 32) &&
+		    now - a->early[i].when < REKEY_TIMEOUT)
+			return NULL;	/* asked already */
 	memcpy(a->early[a->early_next].pub, pub, 32);
-	a->early[a->early_next].when = agent_now(a);
+	a->early[a->early_next].when = now;
 	a->early_next = (a->early_next + 1) % 16;
+	if (a->state != AGENT_RUNNING)
+		return NULL;
+	if (now - a->key_lookup_window >= NSEC_PER_SEC) {
+		a->key_lookup_window = now;
+		a->key_lookups = 0;
+	}
+	if (a->key_lookups++ >= AGENT_KEY_LOOKUPS)
+		return NULL;
+	ctl_msg_init(&m, CTL_LOOKUP, 0);
+	memcpy(m.public_key, pub, 32);
+	m.present |= CTL_HAS(CTL_T_PUBLIC_KEY);
+	agent_request(a, &m, REQ_LOOKUP_KEY, NULL);
 	return NULL;
 }
 
@@ -907,10 +942,12 @@ static void agent_expire_requests(struct agent *a, uint64_t now)
 			agent_ctl_send(a, r->wire, r->len);
 			r->sends++;
 			r->next_send = now + AGENT_RESEND;
-			/* Three unanswered sends: maybe the server lost our
-			 * session (a restart); a fresh handshake finds out. */
-			if (r->sends == 3 && a->server)
+			/* Unanswered: maybe the server lost our session (a
+			 * restart).  A fresh handshake finds out; once it
+			 * completes, everything waiting is sent again. */
+			if (r->sends == 2 && a->server)
 				wg_peer_send_initiation(a->server, false);
+			a->server_ok = false;
 		}
 	}
 }
@@ -934,6 +971,12 @@ static uint64_t agent_tick(struct dp *d)
 	uint64_t now = clock_mono_ns();
 
 	clock_feed(d->dev);
+	if (a->server && a->server->last_handshake_real != a->server_last_hs) {
+		a->server_last_hs = a->server->last_handshake_real;
+		for (int i = 0; i < AGENT_MAX_REQS; i++)
+			if (a->reqs[i].used && a->reqs[i].sends > 1)
+				a->reqs[i].next_send = now;
+	}
 	agent_expire_requests(a, now);
 	agent_expire_lookups(a, now);
 	for (int i = 0; i < AGENT_MAX_PINGS; i++) {

@@ -90,7 +90,7 @@ static struct json_object *status_json(struct agent *a)
 		json_object_object_add(srv, "endpoints", json_object_new_string(a->conf.endpoints));
 	}
 	json_object_object_add(srv, "connected", json_object_new_boolean(
-		a->state == AGENT_RUNNING && a->server_last_rx &&
+		a->state == AGENT_RUNNING && a->server_ok && a->server_last_rx &&
 		now - a->server_last_rx < AGENT_ONLINE_TTL));
 	json_object_object_add(srv, "last_contact_ago_s", a->server_last_rx ?
 		json_object_new_double((double)(now - a->server_last_rx) / 1e9) : NULL);

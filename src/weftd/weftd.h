@@ -77,7 +77,7 @@ struct lookup {
 };
 
 enum req_purpose { REQ_JOIN = 1, REQ_RECONNECT, REQ_LOOKUP_ADDR,
-		   REQ_LOOKUP_NAME, REQ_ENDPOINTS, REQ_LOGOUT, REQ_NOTIFY_ACK };
+		   REQ_LOOKUP_NAME, REQ_LOOKUP_KEY, REQ_ENDPOINTS, REQ_LOGOUT };
 
 struct agent_req {
 	bool used;
@@ -114,6 +114,7 @@ struct agent {
 	struct wg_peer *server;
 	union wg_sockaddr server_ep;
 	uint64_t server_last_rx;	/* monotonic ns of its last message */
+	bool server_ok;			/* it answered; nothing overdue since */
 	uint64_t server_last_hs;	/* its peer's last handshake we acted on */
 	uint64_t next_heartbeat;
 	uint64_t next_id;
@@ -132,6 +133,8 @@ struct agent {
 	 * letting the caller wait out its retransmission. */
 	struct { uint8_t pub[32]; uint64_t when; } early[16];
 	unsigned early_next;
+	uint64_t key_lookup_window;	/* rate limit of LOOKUP by key */
+	unsigned key_lookups;
 
 	int local_fd;
 	struct local_conn *conns;

@@ -79,12 +79,18 @@ ov_token() {	# VAR ARGS...
 	printf -v "$var" '%s' "$t"
 }
 
+# Foreground in the background, so its log stays in $WT_TMP/weftd-NAME.log.
 ov_weftd_start() {	# NAME [weftd args]
-	local name=$1
+	local name=$1 pid
 	shift
-	ip netns exec "${OV_NS[$name]}" "$OV_WEFTD" -d --state-dir "${OV_STATE[$name]}" \
+	ip netns exec "${OV_NS[$name]}" "$OV_WEFTD" --state-dir "${OV_STATE[$name]}" \
 		--socket "${OV_SOCK[$name]}" --interface "${OV_IF[$name]}" "$@" \
-		2>>"$WT_TMP/weftd-$name.log" || wt_fail "weftd $name did not start: $(tail -n 3 "$WT_TMP/weftd-$name.log")"
+		>>"$WT_TMP/weftd-$name.log" 2>&1 &
+	pid=$!
+	WT_PIDS+=("$pid")
+	wt__res "pid $pid"
+	wt_wait_for "weftd $name answers" 10 ovw "$name" status >/dev/null ||
+		wt_fail "weftd $name did not start: $(tail -n 3 "$WT_TMP/weftd-$name.log")"
 }
 
 ov_weftd_pid() { ip netns pids "${OV_NS[$1]}" | while read -r p; do
@@ -122,3 +128,13 @@ ov_ip() { ovw "$1" ip "${2:--4}"; }
 
 # ov_ping FROM ADDR: one kernel ping through the overlay (2 s).
 ov_ping() { ip netns exec "${OV_NS[$1]}" ping -n -c 1 -W 2 "$2" >/dev/null 2>&1; }
+
+# ov_assert_has DESC ERE TEXT: some line of TEXT matches; shows that line.
+ov_assert_has() {
+	local m
+	if m=$(grep -E -m1 -- "$2" <<<"$3"); then wt_pass "$1 ('$m')"
+	else wt_fail "$1: no line matches /$2/ in: $(head -c 800 <<<"$3")"; fi
+}
+
+# ov_peer_known NAME PEERNAME: NAME's weftd lists PEERNAME among its peers.
+ov_peer_known() { ovw "$1" status --json | grep -Eq "\"name\": *\"$2[.\"]"; }

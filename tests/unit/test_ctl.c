@@ -133,6 +133,7 @@ static const struct {
 	/* 35 */ { ERROR T_ECODE "0e00" "c800" A200, true },	/* longest message */
 	/* 36 */ { LIST_OK T_CURSOR "1100" "7b00" PEER_FIX A63, true },
 	/* 37 */ { REGISTER_OK PEER_BODY "1000" "3f00" A63, true },
+	/* 38 */ { LOOKUP T_PUB, true },			/* who is this key? */
 };
 
 /* ---- invalid encodings: one row per way ctl_decode says no ------------- */
