@@ -82,6 +82,14 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	" BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	" BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+	/* 1 -> 2: keys of nodes an administrator removed.  No foreign key:
+	 * the record outlives the node and its network. */
+	"CREATE TABLE removed_keys("
+	" public_key BLOB PRIMARY KEY CHECK(length(public_key) = 32),"
+	" name TEXT NOT NULL,"
+	" network_id INTEGER NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" removed INTEGER NOT NULL);",
 };
 
 #define NET_COLS  "id, name, ifnull(prefix4, ''), ifnull(prefix6, ''), created"
@@ -90,6 +98,7 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 #define NODE_COLS "id, network_id, public_key, name, hostname, ifnull(ipv4, ''), " \
 		  "ifnull(ipv6, ''), tags, ephemeral, created, last_seen, expires, endpoints"
 #define AUDIT_COLS "id, time, actor, action, object, result, detail"
+#define REMOVED_COLS "public_key, name, network_id, reason, removed"
 
 enum store_st {
 	ST_META_GET, ST_META_SET,
@@ -101,6 +110,7 @@ enum store_st {
 	ST_NODE_BY_IP4, ST_NODE_BY_IP6, ST_NODE_LIST, ST_NODE_LIST_NET,
 	ST_NODE_STALE, ST_NODE_DELETE, ST_NODE_RENAME, ST_NODE_EXPIRE,
 	ST_NODE_SEEN, ST_NODE_SEEN_EP, ST_NAME_TAKEN, ST_IP4_TAKEN, ST_IP6_TAKEN,
+	ST_REMOVED_ADD, ST_REMOVED_GET,
 	ST_AUDIT_APPEND, ST_AUDIT_LIST,
 	ST_COUNT
 };
@@ -159,6 +169,12 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_NAME_TAKEN] = "SELECT 1 FROM nodes WHERE network_id = ?1 AND name = ?2",
 	[ST_IP4_TAKEN] = "SELECT 1 FROM nodes WHERE network_id = ?1 AND ipv4 = ?2",
 	[ST_IP6_TAKEN] = "SELECT 1 FROM nodes WHERE network_id = ?1 AND ipv6 = ?2",
+	/* Removed again (expired, then deleted): the latest reason wins. */
+	[ST_REMOVED_ADD] = "INSERT INTO removed_keys(" REMOVED_COLS ")"
+			   " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(public_key) DO UPDATE"
+			   " SET name = excluded.name, network_id = excluded.network_id,"
+			   " reason = excluded.reason, removed = excluded.removed",
+	[ST_REMOVED_GET] = "SELECT " REMOVED_COLS " FROM removed_keys WHERE public_key = ?1",
 	[ST_AUDIT_APPEND] = "INSERT INTO audit(time, actor, action, object, result, detail)"
 			    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE time >= ?1 AND id > ?2"
@@ -1324,6 +1340,43 @@ int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
 	if (endpoints)
 		store_bind_field(st, 3, endpoints, STORE_ENDPOINTS_SIZE);
 	return store_run_one(s, st, "node");
+}
+
+/* --- removed keys ----------------------------------------------------------- */
+
+int store_removed_key_add(struct store *s, const struct store_node *n,
+			  const char *reason, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_REMOVED_ADD);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_blob(st, 1, n->public_key, 32, SQLITE_STATIC);
+	store_bind_text(st, 2, n->name);
+	sqlite3_bind_int64(st, 3, n->network_id);
+	store_bind_field(st, 4, reason, STORE_AUDIT_FIELD);
+	sqlite3_bind_int64(st, 5, now);
+	return store_run(s, st);
+}
+
+int store_removed_key_get(struct store *s, const uint8_t public_key[32],
+			  struct store_removed_key *out)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_REMOVED_GET);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_blob(st, 1, public_key, 32, SQLITE_STATIC);
+	if ((rc = store_step(s, st)) <= 0)
+		return rc ? rc : store_fail(s, -ENOENT, "key was never removed");
+	store_col_blob(st, 0, out->public_key, sizeof(out->public_key));
+	store_col_text(st, 1, out->name, sizeof(out->name));
+	out->network_id = sqlite3_column_int64(st, 2);
+	store_col_text(st, 3, out->reason, sizeof(out->reason));
+	out->removed = sqlite3_column_int64(st, 4);
+	store_done(st);
+	return 0;
 }
 
 /* --- audit ------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /*
  * store — the coordination server's durable state behind a narrow
- * interface: meta, networks, join keys, nodes and the append-only audit log.
+ * interface: meta, networks, join keys, nodes, the keys of removed nodes
+ * and the append-only audit log.
  * The backend today is SQLite (WAL, synchronous=FULL, foreign keys on); a
  * PostgreSQL backend can implement this same header.
  *
@@ -40,7 +41,7 @@
 
 #include "ipam.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 #define STORE_NAME_SIZE      IPAM_NAME_SIZE
@@ -103,6 +104,15 @@ struct store_node_req {
 	const char *endpoints;		/* NULL = none */
 	bool ephemeral;
 	int64_t now;			/* created and last_seen */
+};
+
+/* A key whose node an administrator removed: never admitted again. */
+struct store_removed_key {
+	uint8_t public_key[32];
+	char name[STORE_NAME_SIZE];	/* the node's name when it was removed */
+	int64_t network_id;		/* its network then (may be gone) */
+	char reason[STORE_AUDIT_FIELD];	/* "deleted", "expired", ... */
+	int64_t removed;		/* when */
 };
 
 struct store_audit {
@@ -198,6 +208,17 @@ int store_node_expire(struct store *s, int64_t id, int64_t when);
 /* Sets last_seen and, when endpoints is not NULL, the endpoints. */
 int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
 		    const char *endpoints);
+
+/* --- removed keys ------------------------------------------------------------
+ * Public keys of nodes an administrator deleted or expired (directly or
+ * with a forced network delete): the control plane refuses them for good,
+ * even with a valid join secret.  Nodes that log out or are reaped as
+ * ephemeral are not recorded.  Add is an upsert (the latest reason and
+ * time win); get is -ENOENT for a key never removed. */
+int store_removed_key_add(struct store *s, const struct store_node *n,
+			  const char *reason, int64_t now);
+int store_removed_key_get(struct store *s, const uint8_t public_key[32],
+			  struct store_removed_key *out);
 
 /* --- audit -------------------------------------------------------------------
  * Append-only: the database refuses UPDATE and DELETE on it (a trigger).

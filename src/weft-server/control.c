@@ -21,11 +21,15 @@
 #include "ctlnet.h"
 #include "device.h"
 #include "ipam.h"
+#include "log.h"
 #include "token.h"
+#include "uapi.h"
+#include "when.h"
 
 #define CONTROL_BUCKETS 65536		/* sessions and interest, chained */
 #define CONTROL_PROVISIONAL_TTL (60 * NSEC_PER_SEC)
 #define CONTROL_MAX_PROVISIONAL 4096
+#define CONTROL_MAX_DEFERRED 4096	/* audit entries waiting for a flush */
 #define CONTROL_BATCH 64
 #define CONTROL_BUF 2048
 
@@ -34,6 +38,10 @@ struct sess {
 	uint8_t pub[32];
 	int64_t node_id;		/* 0 until registered */
 	int64_t network_id;
+	int64_t flushed;		/* the last_seen the store has, Unix s */
+	int64_t back;			/* when its reconnect was logged */
+	uint64_t born;			/* monotonic ns of its first message */
+	uint64_t refused_req, refused_hs;	/* the refusal last logged */
 	uint16_t node_port;		/* the node's control port */
 	struct sess *next_key, *next_id;
 };
@@ -52,6 +60,14 @@ struct interest {
 	struct interest *next;
 };
 
+/* An audit entry written with the next flush (see control_audit_later). */
+struct deferred {
+	int64_t time;
+	char actor[16];
+	char object[STORE_NAME_SIZE];
+	char detail[128];
+};
+
 /* A key let in on trust by the hook; removed unless it registers. */
 struct provisional {
 	uint8_t pub[32];
@@ -67,6 +83,10 @@ struct control {
 	struct provisional *prov;	/* ring */
 	size_t prov_head, prov_n;
 	uint64_t notify_id;
+	uint64_t flush_at;		/* monotonic ns of the next flush */
+	bool flush_failed;		/* the last flush wrote nothing: redo all */
+	struct deferred *deferred;	/* node.reconnect entries to write */
+	size_t n_deferred;
 	struct control_stats stats;
 	_Alignas(16) uint8_t rx[CONTROL_BATCH][CONTROL_BUF];
 	_Alignas(16) uint8_t tx[WG_HEADROOM + CONTROL_BUF + WG_TAILROOM];
@@ -127,14 +147,40 @@ static struct sess *control_sess_new(struct control *c, const uint8_t pub[32])
 }
 
 static void control_sess_set_node(struct control *c, struct sess *s,
-				  int64_t node_id, int64_t network_id)
+				  const struct store_node *n)
 {
-	size_t h = control_hid(node_id);
+	size_t h = control_hid(n->id);
 
-	s->node_id = node_id;
-	s->network_id = network_id;
+	s->node_id = n->id;
+	s->network_id = n->network_id;
+	s->flushed = n->last_seen;
 	s->next_id = c->by_id[h];
 	c->by_id[h] = s;
+}
+
+/* When the key last sent an authenticated packet, Unix seconds (0: never
+ * since the server started).  The engine keeps it per peer, in monotonic
+ * time; the device's offset turns that into wall-clock time. */
+static int64_t control_peer_seen(const struct control *c, const struct wg_peer *p)
+{
+	if (!p || !p->last_received)
+		return 0;
+	return (int64_t)((p->last_received + c->dev->real_offset) / NSEC_PER_SEC);
+}
+
+/* Writes one session's last_seen when the store is behind; a node deleted
+ * meanwhile is no error. */
+static int control_sess_flush(struct control *c, struct sess *s)
+{
+	int64_t seen = control_peer_seen(c, wg_peer_find(c->dev, s->pub));
+	int r;
+
+	if (!s->node_id || !seen || (seen <= s->flushed && !c->flush_failed))
+		return 0;
+	r = store_node_seen(c->st, s->node_id, seen, NULL);
+	if (!r)
+		s->flushed = seen;
+	return r == -ENOENT ? 0 : r;
 }
 
 static void control_sess_free(struct control *c, struct sess *s)
@@ -255,12 +301,71 @@ static void control_error(struct control *c, struct wg_peer *peer,
 	c->stats.errors++;
 }
 
-static void control_audit(struct control *c, const char *actor,
+/* A node's actor in the audit log: "node:" and the first characters of
+ * its public key (as `nodes list` shows them). */
+static void control_actor(const struct sess *s, char out[16])
+{
+	char key[45];
+
+	key_to_base64(key, s->pub);
+	snprintf(out, 16, "node:%.8s", key);
+}
+
+/* Audits an event of the session's key at once. */
+static void control_audit(struct control *c, const struct sess *s,
 			  const char *action, const char *object,
 			  const char *result, const char *detail)
 {
-	store_audit_append(c->st, control_unix(), actor, action, object, result,
-			   detail, NULL);
+	char actor[16];
+
+	control_actor(s, actor);
+	if (store_audit_append(c->st, control_unix(), actor, action, object,
+			       result, detail, NULL))
+		log_error("audit: cannot record %s %s: %s", action, object,
+			  store_errmsg(c->st));
+}
+
+static int control_flush_deferred(struct control *c)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < c->n_deferred && !r; i++) {
+		struct deferred *d = &c->deferred[i];
+		r = store_audit_append(c->st, d->time, d->actor, "node.reconnect",
+				       d->object, "ok", d->detail, NULL);
+	}
+	return r;
+}
+
+/* Audits a reconnect with the next flush, in its transaction: after a
+ * server restart every node comes back, and an fsync each would stall the
+ * loop.  The entry keeps the time it happened. */
+static void control_audit_later(struct control *c, const struct sess *s,
+				const char *object, const char *detail)
+{
+	struct deferred *d;
+
+	if (c->n_deferred == CONTROL_MAX_DEFERRED && control_flush(c))
+		log_warn("audit: cannot record reconnects: %s", store_errmsg(c->st));
+	if (c->n_deferred == CONTROL_MAX_DEFERRED) {
+		control_audit(c, s, "node.reconnect", object, "ok", detail);
+		return;
+	}
+	d = &c->deferred[c->n_deferred++];
+	d->time = control_unix();
+	control_actor(s, d->actor);
+	snprintf(d->object, sizeof(d->object), "%.63s", object);
+	snprintf(d->detail, sizeof(d->detail), "%.127s", detail);
+}
+
+/* The network's name for log lines ("?" when it cannot be read). */
+static void control_net_name(struct control *c, int64_t id,
+			     char out[STORE_NAME_SIZE])
+{
+	struct store_network net;
+
+	snprintf(out, STORE_NAME_SIZE, "%s",
+		 store_network_get_id(c->st, id, &net) ? "?" : net.name);
 }
 
 /* --- node records into messages --- */
@@ -389,13 +494,51 @@ static void control_endpoints_text(const struct ctl_msg *m, char *out,
 	}
 }
 
-/* Joins with a key: counts its use and makes the node, atomically. */
-static int control_join(struct control *c, struct wg_peer *peer,
-			struct sess *s, const struct ctl_msg *m,
-			struct store_node *node)
+static bool control_expired(const struct store_node *n);
+
+/* "a.b.c.d:port" or "[v6]:port" of where a session comes from. */
+static void control_peer_addr(const struct wg_peer *peer, char *out, size_t cap)
+{
+	struct ctl_msg m;
+
+	snprintf(out, cap, "an unknown address");
+	if (!peer->has_endpoint)
+		return;
+	ctl_msg_init(&m, CTL_OK, 0);
+	control_endpoint_of(&peer->endpoint, &m.endpoints[m.n_endpoints++]);
+	control_endpoints_text(&m, out, cap);
+}
+
+/* Answers a REGISTER with an ERROR.  The first time for this request (a
+ * client retries with the same id; a new handshake means a new client) the
+ * refusal is also logged and audited: action, object, and why for the log
+ * and the audit's detail. */
+static void control_refuse(struct control *c, struct wg_peer *peer,
+			   struct sess *s, const struct ctl_msg *m,
+			   enum ctl_error code, const char *text,
+			   const char *action, const char *object, const char *why)
+{
+	char key[45];
+
+	if (s->refused_req != m->request_id ||
+	    s->refused_hs != peer->last_handshake_real) {
+		s->refused_req = m->request_id;
+		s->refused_hs = peer->last_handshake_real;
+		key_to_base64(key, s->pub);
+		log_info("refused %s from key %s: %s", action, key, why);
+		control_audit(c, s, action, object, "refused", why);
+	}
+	control_error(c, peer, s->node_port, m->request_id, code, text);
+}
+
+/* Joins with a key: counts its use and makes the node, atomically.
+ * Returns 0, or -errno with why in err (for the refusal). */
+static int control_join(struct control *c, struct sess *s,
+			const struct ctl_msg *m, struct store_node *node,
+			char id[TOKEN_KEY_ID_LEN + 1], char *err, size_t errlen)
 {
 	uint8_t hash[32];
-	char id[TOKEN_KEY_ID_LEN + 1], eps[STORE_ENDPOINTS_SIZE];
+	char eps[STORE_ENDPOINTS_SIZE];
 	struct store_key key;
 	enum ipam_key_verdict verdict;
 	struct store_node_req req = { 0 };
@@ -425,54 +568,131 @@ static int control_join(struct control *c, struct wg_peer *peer,
 fail:
 	crypto_wipe(hash, sizeof(hash));
 	if (r == -ENOENT)
-		control_error(c, peer, s->node_port, m->request_id,
-			      CTL_ERR_UNAUTHORIZED, "unknown join key");
-	else if (r == -EACCES)
-		control_error(c, peer, s->node_port, m->request_id,
-			      CTL_ERR_EXPIRED, store_errmsg(c->st));
-	else if (r == -ENOSPC)
-		control_error(c, peer, s->node_port, m->request_id,
-			      CTL_ERR_EXHAUSTED, "no free address in the network");
+		snprintf(err, errlen, "unknown join key %s", id);
 	else if (r)
-		control_error(c, peer, s->node_port, m->request_id,
-			      CTL_ERR_INTERNAL, "the server could not record the join");
-	control_audit(c, "node", "node.join", r ? id : node->name,
-		      r ? "refused" : "ok",
-		      r ? (r == -ENOENT ? "unknown join key" : store_errmsg(c->st)) : id);
+		snprintf(err, errlen, "join key %s: %s", id, store_errmsg(c->st));
 	return r;
 }
 
-static bool control_expired(const struct store_node *n);
+/* A new node: joined with a valid join secret. */
+static void control_register_new(struct control *c, struct wg_peer *peer,
+				 struct sess *s, const struct ctl_msg *m)
+{
+	char id[TOKEN_KEY_ID_LEN + 1], err[256], net[STORE_NAME_SIZE], key[45];
+	struct store_node n;
+	enum ctl_error code;
+	int r = control_join(c, s, m, &n, id, err, sizeof(err));
+
+	if (r) {
+		code = r == -ENOENT ? CTL_ERR_UNAUTHORIZED : r == -EACCES ?
+		       CTL_ERR_EXPIRED : r == -ENOSPC ? CTL_ERR_EXHAUSTED :
+		       CTL_ERR_INTERNAL;
+		control_refuse(c, peer, s, m, code,
+			       r == -ENOENT ? "unknown join key" :
+			       r == -EACCES ? store_errmsg(c->st) :
+			       r == -ENOSPC ? "no free address in the network" :
+			       "the server could not record the join",
+			       "node.join", id, err);
+		return;
+	}
+	control_sess_set_node(c, s, &n);
+	control_net_name(c, n.network_id, net);
+	key_to_base64(key, n.public_key);
+	log_info("node %s joined network %s: %s, %s, key %s, join key %s%s",
+		 n.name, net, n.ipv4[0] ? n.ipv4 : "no IPv4",
+		 n.ipv6[0] ? n.ipv6 : "no IPv6", key, id,
+		 n.ephemeral ? ", ephemeral" : "");
+	control_audit(c, s, "node.join", n.name, "ok", id);
+	control_register_ok(c, peer, s, m->request_id, &n);
+}
+
+/* A key the store knows: a reconnect (the token is not needed again), or
+ * the same session registering once more (agents do after every new
+ * handshake, and retry).  It counts as a reconnect when the session was
+ * not registered yet (the server restarted) or the node had been offline
+ * (nothing for CONTROL_ONLINE_WINDOW_S by the last flushed last_seen). */
+static void control_register_known(struct control *c, struct wg_peer *peer,
+				   struct sess *s, const struct ctl_msg *m,
+				   const struct store_node *n)
+{
+	char net[STORE_NAME_SIZE], from[64], seen[WHEN_SIZE];
+	char detail[STORE_AUDIT_DETAIL];
+	int64_t now = control_unix();
+
+	control_net_name(c, n->network_id, net);
+	if (control_expired(n)) {
+		snprintf(detail, sizeof(detail), "node %s (network %s) was expired "
+			 "by an administrator", n->name, net);
+		control_refuse(c, peer, s, m, CTL_ERR_EXPIRED,
+			       "this node was expired by an administrator; run "
+			       "'weft logout' and join again with a new key",
+			       "node.reconnect", n->name, detail);
+		return;
+	}
+	if (!s->node_id ||
+	    now - (s->back > s->flushed ? s->back : s->flushed) >= CONTROL_ONLINE_WINDOW_S) {
+		if (!s->node_id)
+			control_sess_set_node(c, s, n);
+		s->back = now;		/* the flush saves the time itself */
+		control_peer_addr(peer, from, sizeof(from));
+		when_format(s->flushed, seen);
+		log_info("node %s (network %s) reconnected from %s (last seen %s)",
+			 n->name, net, from, s->flushed ? seen : "never");
+		snprintf(detail, sizeof(detail), "from %s; last seen %s", from,
+			 s->flushed ? seen : "never");
+		control_audit_later(c, s, n->name, detail);
+	}
+	control_register_ok(c, peer, s, m->request_id, n);
+}
+
+/* A key an administrator removed may never come back, token or not. */
+static bool control_register_removed(struct control *c, struct wg_peer *peer,
+				     struct sess *s, const struct ctl_msg *m,
+				     bool zero)
+{
+	struct store_removed_key rk;
+	char net[STORE_NAME_SIZE], when[WHEN_SIZE], detail[STORE_AUDIT_DETAIL];
+
+	if (store_removed_key_get(c->st, s->pub, &rk))
+		return false;
+	control_net_name(c, rk.network_id, net);
+	when_format(rk.removed, when);
+	snprintf(detail, sizeof(detail), "the key of node %s (network %s), %s by an "
+		 "administrator at %s", rk.name, net, rk.reason, when);
+	control_refuse(c, peer, s, m, CTL_ERR_EXPIRED,
+		       "this node was removed by an administrator; run "
+		       "'weft logout' and join again with a new key",
+		       zero ? "node.reconnect" : "node.join", rk.name, detail);
+	return true;
+}
 
 static void control_register(struct control *c, struct wg_peer *peer,
 			     struct sess *s, const struct ctl_msg *m)
 {
+	bool zero = crypto_is_zero(m->join_secret, 32);
 	struct store_node n;
+	int r = s->node_id ? store_node_get(c->st, s->node_id, &n)
+			   : store_node_get_key(c->st, s->pub, &n);
 
-	if (s->node_id ? !store_node_get(c->st, s->node_id, &n)
-		       : !store_node_get_key(c->st, s->pub, &n)) {
-		if (control_expired(&n)) {
-			control_error(c, peer, s->node_port, m->request_id,
-				      CTL_ERR_EXPIRED, "this node has expired; "
-				      "ask the administrator for a new join key");
-			return;
-		}
-		/* Known key: a reconnect (the token is not needed again). */
-		if (!s->node_id)
-			control_sess_set_node(c, s, n.id, n.network_id);
-		control_register_ok(c, peer, s, m->request_id, &n);
+	if (!r) {
+		control_register_known(c, peer, s, m, &n);
 		return;
 	}
-	if (crypto_is_zero(m->join_secret, 32)) {
+	if (r != -ENOENT) {
+		log_error("REGISTER: %s", store_errmsg(c->st));
 		control_error(c, peer, s->node_port, m->request_id,
-			      CTL_ERR_NOT_REGISTERED,
-			      "this node is not registered: join with a token");
+			      CTL_ERR_INTERNAL, "the server could not read its database");
 		return;
 	}
-	if (control_join(c, peer, s, m, &n))
+	if (control_register_removed(c, peer, s, m, zero))
 		return;
-	control_sess_set_node(c, s, n.id, n.network_id);
-	control_register_ok(c, peer, s, m->request_id, &n);
+	if (zero) {
+		control_refuse(c, peer, s, m, CTL_ERR_NOT_REGISTERED,
+			       "this node is not registered: join with a token",
+			       "node.reconnect", "-", "unknown key, no join secret");
+		return;
+	}
+	control_register_new(c, peer, s, m);
 }
 
 static int control_find_target_any(struct control *c, const struct sess *s,
@@ -495,7 +715,13 @@ static int control_find_target_any(struct control *c, const struct sess *s,
 				   const struct ctl_msg *m, struct store_node *t)
 {
 	char a[INET6_ADDRSTRLEN], name[CTL_NAME_MAX + 1], *dot;
+	int r;
 
+	/* By key: who is the stranger that sent the node an initiation? */
+	if (m->present & CTL_HAS(CTL_T_PUBLIC_KEY)) {
+		r = store_node_get_key(c->st, m->public_key, t);
+		return !r && t->network_id != s->network_id ? -ENOENT : r;
+	}
 	if (m->present & CTL_HAS(CTL_T_TARGET_IPV4)) {
 		inet_ntop(AF_INET, m->target_ipv4, a, sizeof(a));
 		return store_node_get_addr(c->st, s->network_id, a, t);
@@ -573,36 +799,54 @@ static void control_ok(struct control *c, struct wg_peer *peer,
 	control_send(c, peer, s->node_port, &m);
 }
 
+/* n changed: every node that looked it up hears of it (peer_changed). */
+static void control_push_changed(struct control *c, const struct store_node *n)
+{
+	struct interest *i = control_interest(c, n->id, NULL);
+
+	for (size_t k = 0; i && k < i->n; k++)
+		control_notify(c, n, i->watchers[k].node_id, CTL_NOTIFY_PEER_CHANGED);
+}
+
 static void control_endpoints(struct control *c, struct wg_peer *peer,
 			      struct sess *s, const struct ctl_msg *m)
 {
 	char eps[STORE_ENDPOINTS_SIZE];
-	struct interest *i = control_interest(c, s->node_id, NULL);
 	struct store_node self;
+	int64_t now = control_unix();
 
 	control_endpoints_text(m, eps, sizeof(eps));
-	store_node_seen(c->st, s->node_id, control_unix(), eps);
+	if (!store_node_seen(c->st, s->node_id, now, eps))
+		s->flushed = now;
 	control_ok(c, peer, s, m->request_id);
-	if (i && !store_node_get(c->st, s->node_id, &self))
-		for (size_t k = 0; k < i->n; k++)
-			control_notify(c, &self, i->watchers[k].node_id,
-				       CTL_NOTIFY_PEER_CHANGED);
+	if (!store_node_get(c->st, s->node_id, &self))
+		control_push_changed(c, &self);
 }
 
+/* The node leaves for good on its own: deleted, but its key is not
+ * recorded as removed (the agent forgets it anyway). */
 static void control_logout(struct control *c, struct wg_peer *peer,
 			   struct sess *s, uint64_t req)
 {
 	int64_t id = s->node_id;
+	char net[STORE_NAME_SIZE];
 	struct store_node n;
 	int r = store_node_get(c->st, id, &n);
 
 	if (!r)
 		r = store_node_delete(c->st, id);
-	control_audit(c, "node", "node.logout", r ? "?" : n.name,
-		      r ? "failed" : "ok", NULL);
+	control_audit(c, s, "node.logout", r ? "?" : n.name,
+		      r ? "failed" : "ok", r ? store_errmsg(c->st) : NULL);
+	if (r) {
+		log_error("node logout (id %lld): %s", (long long)id, store_errmsg(c->st));
+		control_error(c, peer, s->node_port, req, CTL_ERR_INTERNAL,
+			      "the server could not record the logout");
+		return;
+	}
+	control_net_name(c, n.network_id, net);
+	log_info("node %s (network %s) logged out", n.name, net);
 	control_ok(c, peer, s, req);
-	if (!r)
-		control_node_removed(c, id);	/* drops this session too */
+	control_node_removed(c, id);	/* drops this session too */
 }
 
 static void control_request(struct control *c, struct wg_peer *peer,
@@ -612,9 +856,13 @@ static void control_request(struct control *c, struct wg_peer *peer,
 		control_register(c, peer, s, m);
 		return;
 	}
+	/* After a server restart a known key's new session starts here:
+	 * the answer tells its agent to REGISTER again (zero secret). */
 	if (!s->node_id) {
 		control_error(c, peer, s->node_port, m->request_id,
-			      CTL_ERR_NOT_REGISTERED, "register first");
+			      CTL_ERR_NOT_REGISTERED, "this session is not "
+			      "registered (the server may have restarted): "
+			      "send REGISTER first");
 		return;
 	}
 	switch (m->type) {
@@ -652,8 +900,11 @@ static void control_deliver(void *ctx, struct wg_peer *peer,
 	if (!ctlnet_unwrap(pkt, len, CTLNET_TO_SERVER, &payload, &plen, &port))
 		return;		/* not control traffic: nodes talk to nodes */
 	s = control_sess_key(c, peer->public_key);
-	if (!s && !(s = control_sess_new(c, peer->public_key)))
-		return;
+	if (!s) {
+		if (!(s = control_sess_new(c, peer->public_key)))
+			return;
+		s->born = c->dev->now;
+	}
 	s->node_port = port;
 	if (ctl_decode(payload, plen, &m)) {
 		if (!ctl_peek(payload, plen, &type, &req))
@@ -665,39 +916,56 @@ static void control_deliver(void *ctx, struct wg_peer *peer,
 	ctl_msg_wipe(&m);
 }
 
+static void control_prov_push(struct control *c, const uint8_t pub[32],
+			      uint64_t born)
+{
+	struct provisional *v =
+		&c->prov[(c->prov_head + c->prov_n++) % CONTROL_MAX_PROVISIONAL];
+
+	memcpy(v->pub, pub, 32);
+	v->born = born;
+}
+
+/* A key of a node in the store (expired ones aside) is let in for good:
+ * after a server restart its agent registers again with a zero secret,
+ * and until then it is answered not_registered.  Any other key is a
+ * stranger on trust for CONTROL_PROVISIONAL_TTL. */
 static struct wg_peer *control_unknown_peer(void *ctx, const uint8_t pub[32])
 {
 	struct control *c = ctx;
 	struct store_node n;
 	struct wg_peer *p;
-	bool known = !store_node_get_key(c->st, pub, &n);
+	bool known = !store_node_get_key(c->st, pub, &n) && !control_expired(&n);
 
 	if (!known && c->prov_n == CONTROL_MAX_PROVISIONAL)
 		return NULL;	/* a flood of strangers: the oldest expire */
 	if (wg_peer_new(c->dev, pub, &p))
 		return NULL;
-	if (!known) {
-		struct provisional *v =
-			&c->prov[(c->prov_head + c->prov_n++) % CONTROL_MAX_PROVISIONAL];
-		memcpy(v->pub, pub, 32);
-		v->born = c->dev->now;
-	}
+	if (!known)
+		control_prov_push(c, pub, c->dev->now);
 	return p;
 }
 
-/* Strangers that did not register within the TTL lose their session. */
+/* Strangers that did not register within the TTL lose their session.  A
+ * ring entry may be older than the key's session (a node that logged out
+ * and came back, or a first initiation that failed to authenticate): such
+ * a session gets its own full TTL. */
 static void control_expire_provisional(struct control *c)
 {
 	while (c->prov_n) {
-		struct provisional *v = &c->prov[c->prov_head];
+		struct provisional v = c->prov[c->prov_head];
 		struct sess *s;
-		if (c->dev->now - v->born < CONTROL_PROVISIONAL_TTL)
+		if (c->dev->now - v.born < CONTROL_PROVISIONAL_TTL)
 			break;
-		s = control_sess_key(c, v->pub);
-		if (!s || !s->node_id)
-			control_drop(c, v->pub);
 		c->prov_head = (c->prov_head + 1) % CONTROL_MAX_PROVISIONAL;
 		c->prov_n--;
+		s = control_sess_key(c, v.pub);
+		if (s && s->node_id)
+			continue;	/* registered in time */
+		if (s && c->dev->now - s->born < CONTROL_PROVISIONAL_TTL)
+			control_prov_push(c, v.pub, s->born);
+		else
+			control_drop(c, v.pub);
 	}
 }
 
@@ -778,6 +1046,7 @@ int control_open(struct control **out, struct store *st,
 
 	*out = NULL;
 	if (!c || !(c->prov = calloc(CONTROL_MAX_PROVISIONAL, sizeof(*c->prov))) ||
+	    !(c->deferred = calloc(CONTROL_MAX_DEFERRED, sizeof(*c->deferred))) ||
 	    !(c->dev = wg_device_new(&control_ops, c))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -790,6 +1059,7 @@ int control_open(struct control **out, struct store *st,
 		goto fail;
 	}
 	wg_device_skip_source_check(c->dev, true);
+	c->flush_at = c->dev->now + CONTROL_FLUSH_INTERVAL_S * NSEC_PER_SEC;
 	if ((r = c->fd = control_socket(listen, err, errlen)) < 0)
 		goto fail;
 	*out = c;
@@ -803,6 +1073,8 @@ void control_close(struct control *c)
 {
 	if (!c)
 		return;
+	if (c->dev && control_flush(c))
+		log_error("last seen times not saved: %s", store_errmsg(c->st));
 	for (size_t h = 0; h < CONTROL_BUCKETS; h++) {
 		while (c->by_key[h])
 			control_sess_free(c, c->by_key[h]);
@@ -812,6 +1084,7 @@ void control_close(struct control *c)
 	wg_device_free(c->dev);	/* wipes keys */
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->deferred);
 	free(c->prov);
 	free(c);
 }
@@ -852,13 +1125,54 @@ uint64_t control_tick(struct control *c)
 
 	clock_feed(c->dev);
 	control_expire_provisional(c);
+	if (c->dev->now >= c->flush_at) {
+		if (control_flush(c))
+			log_warn("last seen times not saved (next try in %d s): %s",
+				 CONTROL_FLUSH_INTERVAL_S, store_errmsg(c->st));
+		c->flush_at = c->dev->now + CONTROL_FLUSH_INTERVAL_S * NSEC_PER_SEC;
+	}
 	next = wg_device_tick(c->dev);
+	if (!next || c->flush_at < next)
+		next = c->flush_at;
 	if (c->prov_n) {
 		prov = c->prov[c->prov_head].born + CONTROL_PROVISIONAL_TTL;
-		if (!next || prov < next)
+		if (prov < next)
 			next = prov;
 	}
 	return next;
+}
+
+/* Visits every registered session once per CONTROL_FLUSH_INTERVAL_S (no
+ * deadline hangs on it); what it writes is only the nodes heard from
+ * since the last flush, and the deferred audit entries, in one
+ * transaction: one fsync. */
+int control_flush(struct control *c)
+{
+	bool open = c->n_deferred > 0;
+	int r = open ? store_begin(c->st) : 0;
+
+	if (r)
+		open = false;
+	else
+		r = control_flush_deferred(c);
+	for (size_t h = 0; h < CONTROL_BUCKETS && !r; h++)
+		for (struct sess *s = c->by_id[h]; s && !r; s = s->next_id) {
+			int64_t seen = control_peer_seen(c, wg_peer_find(c->dev, s->pub));
+			if (!seen || (seen <= s->flushed && !c->flush_failed))
+				continue;
+			if (!open && (r = store_begin(c->st)))
+				break;
+			open = true;
+			r = control_sess_flush(c, s);
+		}
+	if (open)
+		r = r ? (store_rollback(c->st), r) : store_commit(c->st);
+	if (!r)
+		c->n_deferred = 0;
+	/* After a rollback the sessions' flushed marks run ahead of the
+	 * store: the next flush writes every session again. */
+	c->flush_failed = r != 0;
+	return r;
 }
 
 void control_node_removed(struct control *c, int64_t node_id)
@@ -868,6 +1182,8 @@ void control_node_removed(struct control *c, int64_t node_id)
 	struct ctl_msg m;
 
 	clock_feed(c->dev);
+	if (s && control_sess_flush(c, s))	/* an expired node stays listed */
+		log_warn("last seen time not saved: %s", store_errmsg(c->st));
 	for (size_t k = 0; i && k < i->n; k++) {
 		struct sess *w = control_sess_id(c, i->watchers[k].node_id);
 		struct wg_peer *peer = w ? wg_peer_find(c->dev, w->pub) : NULL;
@@ -885,6 +1201,27 @@ void control_node_removed(struct control *c, int64_t node_id)
 	control_unwatch_all(c, node_id);
 	if (s)
 		control_drop(c, s->pub);
+}
+
+void control_node_changed(struct control *c, int64_t node_id)
+{
+	struct store_node n;
+
+	if (store_node_get(c->st, node_id, &n))
+		return;
+	clock_feed(c->dev);
+	control_push_changed(c, &n);
+}
+
+void control_presence(const struct control *c, const uint8_t public_key[32],
+		      struct control_presence *out)
+{
+	const struct wg_peer *p = wg_peer_find(c->dev, public_key);
+
+	out->last_seen = control_peer_seen(c, p);
+	out->online = out->last_seen &&
+		      clock_mono_ns() - p->last_received <
+		      (uint64_t)CONTROL_ONLINE_WINDOW_S * NSEC_PER_SEC;
 }
 
 void control_get_stats(const struct control *c, struct control_stats *out)

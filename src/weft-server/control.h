@@ -3,7 +3,8 @@
  * listen address carrying WireGuard to the server's static key, and inside
  * those sessions the control protocol (src/lib/ctl.h): REGISTER, LOOKUP
  * with NOTIFY to the target, ENDPOINTS, LIST, LOGOUT.  Nodes are found in
- * and written to the store; every node lifecycle event is audited.
+ * and written to the store; every node lifecycle event (join, reconnect,
+ * logout, refusal) is audited and logged one line each.
  *
  * The serve loop owns the event loop: it watches control_fds() for input,
  * calls control_event() for each readable one, and control_tick() when
@@ -13,10 +14,20 @@
 #ifndef WEFT_SERVER_CONTROL_H
 #define WEFT_SERVER_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
+
+/* A node is online while the server has had an authenticated packet from
+ * its key (a control message or a keepalive) this recently.  180 s is
+ * REJECT_AFTER_TIME: no session carries anything longer without a new
+ * handshake, and an agent's keepalive to the server is far more frequent. */
+#define CONTROL_ONLINE_WINDOW_S 180
+/* Live last-seen times reach the store this often (and at close): one
+ * transaction per interval, never a write per packet. */
+#define CONTROL_FLUSH_INTERVAL_S 30
 
 struct control;
 
@@ -33,9 +44,30 @@ void control_event(struct control *c, int fd);
 /* Runs due timers; returns the next deadline (CLOCK_MONOTONIC ns), 0 none. */
 uint64_t control_tick(struct control *c);
 
-/* An administrator deleted or expired a node, or deleted its network:
- * tell every node that looked it up (push), and drop its session. */
+/* An administrator deleted or expired a node, or deleted its network, or
+ * it logged out or was reaped: tell every node that looked it up (NOTIFY
+ * peer_removed), and drop its session. */
 void control_node_removed(struct control *c, int64_t node_id);
+/* An administrator renamed a node: tell every node that looked it up
+ * (NOTIFY peer_changed with the new name, addresses and endpoints). */
+void control_node_changed(struct control *c, int64_t node_id);
+
+/* What the live control plane knows of a key: when the server last
+ * received an authenticated packet from it (Unix seconds; 0 = not since
+ * the server started) and whether that was within CONTROL_ONLINE_WINDOW_S.
+ * The store's last_seen lags it by up to CONTROL_FLUSH_INTERVAL_S. */
+struct control_presence {
+	bool online;
+	int64_t last_seen;
+};
+void control_presence(const struct control *c, const uint8_t public_key[32],
+		      struct control_presence *out);
+
+/* Writes the registered nodes' live last-seen times that the store lacks,
+ * in one transaction.  control_tick calls it every CONTROL_FLUSH_INTERVAL_S
+ * and control_close once more.  0 or -errno (the store's message is in
+ * store_errmsg); what failed is written again next time. */
+int control_flush(struct control *c);
 
 /* Counters for `weft-server status`. */
 struct control_stats {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "control.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "ipam.h"
@@ -27,6 +28,8 @@
 #include "state.h"
 
 #define WEFT_VERSION "0.1.0"
+
+_Static_assert(CONTROL_ONLINE_WINDOW_S == 180, "nodes list --help names the window");
 
 static int main_init(struct cli *c);
 static int main_serve(struct cli *c);
@@ -45,8 +48,9 @@ static const struct cli_cmd main_cmds[] = {
 	  "                               print what was found and exit\n"
 	  "  --foreground                 accepted for symmetry: serve always runs in\n"
 	  "                               the foreground\n"
-	  "  --ephemeral-timeout DURATION remove ephemeral nodes offline this long\n"
-	  "                               (default 10m)\n"
+	  "  --ephemeral-timeout DURATION remove nodes joined with an ephemeral key\n"
+	  "                               once nothing came from them for this long\n"
+	  "                               (90s, 30m, 12h, 1h30m; default 10m)\n"
 	  "  --log-level LEVEL            debug, info (default), warn or error\n",
 	  0, 0, { "--check", "--foreground", "--ephemeral-timeout=", "--log-level=" },
 	  main_serve },
@@ -85,19 +89,22 @@ static const struct cli_cmd main_cmds[] = {
 	  "  --json  print the result as JSON\n", 1, 1, { "--json" }, cli_keys_revoke },
 	{ "nodes", "list", "[--network NAME] [--json]",
 	  "list nodes: name, addresses, key, online, last seen, endpoints",
-	  "  --network NAME  only this network's nodes\n  --json          print JSON\n",
+	  "  --network NAME  only this network's nodes\n  --json          print JSON\n"
+	  "  (ONLINE is yes when the server had a packet from the node in the\n"
+	  "  last 180 s; LAST SEEN is the time of the latest one)\n",
 	  0, 0, { "--network=", "--json" }, cli_nodes_list },
 	{ "nodes", "delete", "NAME|ID [--network NAME]",
 	  "delete a node; its peers lose it at once and it cannot rejoin with its key",
 	  "  --network NAME  the node's network (needed when the name is in several)\n"
 	  "  --json          print the deleted node as JSON\n",
 	  1, 1, { "--network=", "--json" }, cli_nodes_delete },
-	{ "nodes", "rename", "OLD NEW [--network NAME]", "rename a node",
+	{ "nodes", "rename", "OLD NEW [--network NAME]",
+	  "rename a node; the nodes that looked it up are told at once",
 	  "  --network NAME  the node's network (needed when the name is in several)\n"
 	  "  --json          print the renamed node as JSON\n",
 	  2, 2, { "--network=", "--json" }, cli_nodes_rename },
 	{ "nodes", "expire", "NAME|ID [--network NAME]",
-	  "expire a node now: it is disconnected and must join again",
+	  "expire a node now: it is disconnected and must join again with a new key",
 	  "  --network NAME  the node's network (needed when the name is in several)\n"
 	  "  --json          print the expired node as JSON\n",
 	  1, 1, { "--network=", "--json" }, cli_nodes_expire },

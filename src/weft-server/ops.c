@@ -23,6 +23,14 @@
 #define OPS_ERR_SIZE 512
 #define OPS_KEY_PREFIX 8	/* base64 characters shown of a node's key */
 
+/* A node a command removed or changed: pushed and logged after the commit. */
+struct ops_touched {
+	int64_t id;
+	char name[STORE_NAME_SIZE];
+	char network[STORE_NAME_SIZE];
+	bool removed;			/* else changed (renamed) */
+};
+
 /* What one command did, for the response, the audit and the pushes. */
 struct ops_res {
 	const char *actor;
@@ -32,8 +40,8 @@ struct ops_res {
 	char detail[STORE_AUDIT_DETAIL];
 	char error[OPS_ERR_SIZE];	/* on failure: one line for the user */
 	const char *reason;		/* on failure: the audit's result */
-	int64_t *removed;		/* nodes to push removal of */
-	size_t n_removed;
+	struct ops_touched *touched;	/* nodes to push and log */
+	size_t n_touched;
 };
 
 typedef int (*ops_fn)(struct ops *o, struct json_object *args, struct ops_res *r);
@@ -133,15 +141,29 @@ static struct json_object *ops_json_list(const char *csv)
 	return a;
 }
 
-static bool ops_add_removed(struct ops_res *r, int64_t id)
+static bool ops_touch(struct ops_res *r, const struct store_node *n,
+		      const char *network, bool removed)
 {
-	int64_t *m = realloc(r->removed, (r->n_removed + 1) * sizeof(*m));
+	struct ops_touched *m = realloc(r->touched, (r->n_touched + 1) * sizeof(*m));
 
 	if (!m)
 		return false;
-	m[r->n_removed++] = id;
-	r->removed = m;
+	r->touched = m;
+	m += r->n_touched++;
+	m->id = n->id;
+	m->removed = removed;
+	snprintf(m->name, sizeof(m->name), "%s", n->name);
+	snprintf(m->network, sizeof(m->network), "%s", network);
 	return true;
+}
+
+/* The key of a node an administrator removes may never register again. */
+static int ops_forbid_key(struct ops *o, struct ops_res *r,
+			  const struct store_node *n, const char *why)
+{
+	int rc = store_removed_key_add(o->st, n, why, r->now);
+
+	return rc ? ops_store_fail(o, r, rc, NULL) : 0;
 }
 
 /* --- networks --- */
@@ -318,9 +340,13 @@ static int ops_doom_node(void *ctx, const struct store_node *n)
 {
 	struct ops_doomed *d = ctx;
 	char detail[STORE_AUDIT_DETAIL];
+	int rc;
 
-	if (!ops_add_removed(d->r, n->id))
+	if (!ops_touch(d->r, n, d->network, true))
 		return -ENOMEM;
+	if ((rc = store_removed_key_add(d->o->st, n, "deleted with its network",
+					d->r->now)))
+		return rc;
 	snprintf(detail, sizeof(detail), "id=%lld; network \"%s\" deleted with --force",
 		 (long long)n->id, d->network);
 	return store_audit_append(d->o->st, d->r->now, d->r->actor, "node.delete",
@@ -553,11 +579,21 @@ static int ops_key_revoke(struct ops *o, struct json_object *args, struct ops_re
 
 /* --- nodes --- */
 
-static struct json_object *ops_json_node(const struct store_node *n,
+/* Online and last seen come from the live control plane when there is
+ * one (the store's last_seen lags it by up to CONTROL_FLUSH_INTERVAL_S,
+ * and says nothing of the present). */
+static struct json_object *ops_json_node(struct ops *o, const struct store_node *n,
 					 const char *network, int64_t now)
 {
 	struct json_object *j = json_object_new_object();
 	char key[48], prefix[OPS_KEY_PREFIX + 1];
+	struct control_presence p = { 0 };
+	bool expired = n->expires && now >= n->expires;
+
+	if (o->ctl)
+		control_presence(o->ctl, n->public_key, &p);
+	if (n->last_seen > p.last_seen)
+		p.last_seen = n->last_seen;
 
 	b64_encode(key, n->public_key, 32, B64_STD);
 	memcpy(prefix, key, OPS_KEY_PREFIX);
@@ -570,21 +606,19 @@ static struct json_object *ops_json_node(const struct store_node *n,
 	json_object_object_add(j, "ipv6", ops_json_text(n->ipv6));
 	json_object_object_add(j, "public_key", json_object_new_string(key));
 	json_object_object_add(j, "key_prefix", json_object_new_string(prefix));
-	json_object_object_add(j, "online", json_object_new_boolean(
-		n->last_seen && now - n->last_seen < OPS_ONLINE_WINDOW_S &&
-		!(n->expires && now >= n->expires)));
-	json_object_object_add(j, "last_seen", ops_json_time(n->last_seen));
+	json_object_object_add(j, "online", json_object_new_boolean(p.online && !expired));
+	json_object_object_add(j, "last_seen", ops_json_time(p.last_seen));
 	json_object_object_add(j, "endpoints", ops_json_list(n->endpoints));
 	json_object_object_add(j, "ephemeral", json_object_new_boolean(n->ephemeral));
 	json_object_object_add(j, "tags", ops_json_list(n->tags));
 	json_object_object_add(j, "expires", ops_json_time(n->expires));
-	json_object_object_add(j, "expired", json_object_new_boolean(
-		n->expires && now >= n->expires));
+	json_object_object_add(j, "expired", json_object_new_boolean(expired));
 	json_object_object_add(j, "created", ops_json_time(n->created));
 	return j;
 }
 
 struct ops_lister {
+	struct ops *o;
 	struct json_object *out;
 	const struct store_network *nets;
 	size_t n_nets;
@@ -595,7 +629,7 @@ static int ops_list_node(void *ctx, const struct store_node *n)
 {
 	struct ops_lister *l = ctx;
 
-	json_object_array_add(l->out, ops_json_node(n,
+	json_object_array_add(l->out, ops_json_node(l->o, n,
 		ops_net_name(l->nets, l->n_nets, n->network_id), l->now));
 	return 0;
 }
@@ -604,7 +638,7 @@ static int ops_node_list(struct ops *o, struct json_object *args, struct ops_res
 {
 	const char *network = ops_str(args, "network");
 	struct store_network net = { 0 }, *nets;
-	struct ops_lister l = { .now = r->now };
+	struct ops_lister l = { .o = o, .now = r->now };
 	int rc;
 
 	snprintf(r->object, sizeof(r->object), "%s", network ? network : "*");
@@ -693,15 +727,17 @@ static int ops_node_removal(struct ops *o, struct json_object *args,
 	rc = expire ? store_node_expire(o->st, n.id, r->now) : store_node_delete(o->st, n.id);
 	if (rc)
 		return ops_store_fail(o, r, rc, NULL);
-	if (!ops_add_removed(r, n.id))
-		return ops_fail(r, -ENOMEM, "out of memory");
+	if ((rc = ops_forbid_key(o, r, &n, expire ? "expired" : "deleted")))
+		return rc;
 	if (store_network_get_id(o->st, n.network_id, &net))
 		snprintf(net.name, sizeof(net.name), "?");
+	if (!ops_touch(r, &n, net.name, true))
+		return ops_fail(r, -ENOMEM, "out of memory");
 	snprintf(r->detail, sizeof(r->detail), "id=%lld network=%s ipv4=%s ipv6=%s",
 		 (long long)n.id, net.name, n.ipv4, n.ipv6);
 	if (expire)
 		n.expires = r->now;
-	r->result = ops_json_node(&n, net.name, r->now);
+	r->result = ops_json_node(o, &n, net.name, r->now);
 	return 0;
 }
 
@@ -740,7 +776,9 @@ static int ops_node_rename(struct ops *o, struct json_object *args, struct ops_r
 	snprintf(r->detail, sizeof(r->detail), "id=%lld network=%s new name %s",
 		 (long long)n.id, net.name, name);
 	snprintf(n.name, sizeof(n.name), "%s", name);
-	r->result = ops_json_node(&n, net.name, r->now);
+	if (!ops_touch(r, &n, net.name, false))
+		return ops_fail(r, -ENOMEM, "out of memory");
+	r->result = ops_json_node(o, &n, net.name, r->now);
 	return 0;
 }
 
@@ -905,7 +943,7 @@ static int ops_run(struct ops *o, const struct ops_cmd *c, struct json_object *a
 	}
 	if ((rc = c->fn(o, args, r))) {
 		store_rollback(o->st);
-		r->n_removed = 0;
+		r->n_touched = 0;
 		ops_audit(o, r, c->name, r->reason, r->error);
 		return rc;
 	}
@@ -915,10 +953,28 @@ static int ops_run(struct ops *o, const struct ops_cmd *c, struct json_object *a
 		ops_fail(r, rc, "cannot record the change (%s); nothing was changed",
 			 store_errmsg(o->st));
 		store_rollback(o->st);
-		r->n_removed = 0;
+		r->n_touched = 0;
 		log_error("admin: %s %s: %s", c->name, r->object, r->error);
 	}
 	return rc;
+}
+
+/* After the commit: the nodes that knew a touched node hear of it, and
+ * the log gets one line per node lifecycle event. */
+static void ops_pushed(struct ops *o, const struct ops_res *r, const char *command,
+		       const struct ops_touched *t)
+{
+	if (t->removed) {
+		log_info("node %s (network %s) removed by %s (%s); its key may "
+			 "not register again", t->name, t->network, r->actor, command);
+		if (o->ctl)
+			control_node_removed(o->ctl, t->id);
+	} else {
+		log_info("node %s (network %s) renamed from %s by %s", t->name,
+			 t->network, r->object, r->actor);
+		if (o->ctl)
+			control_node_changed(o->ctl, t->id);
+	}
 }
 
 struct json_object *ops_handle(void *ctx, const struct admin_peer *peer,
@@ -947,11 +1003,16 @@ struct json_object *ops_handle(void *ctx, const struct admin_peer *peer,
 			 "than the running server?)", command);
 		ops_audit(o, &r, "admin.request", "unknown command", r.error);
 	} else {
+		/* The control plane audits reconnects in batches: the log
+		 * an administrator reads is complete up to now. */
+		if (c->fn == ops_audit_list && o->ctl && control_flush(o->ctl))
+			log_warn("audit: pending entries not written yet: %s",
+				 store_errmsg(o->st));
 		rc = ops_run(o, c, args, &r);
 	}
-	for (size_t i = 0; rc == 0 && o->ctl && i < r.n_removed; i++)
-		control_node_removed(o->ctl, r.removed[i]);
-	free(r.removed);
+	for (size_t i = 0; rc == 0 && i < r.n_touched; i++)
+		ops_pushed(o, &r, c->name, &r.touched[i]);
+	free(r.touched);
 	if (rc) {
 		log_info("%s: %s %s refused: %s", actor, c ? c->name : "request",
 			 r.object, r.error);
@@ -966,38 +1027,58 @@ struct json_object *ops_handle(void *ctx, const struct admin_peer *peer,
 
 /* --- ephemeral nodes --- */
 
+/* One ephemeral node offline too long: deleted with its audit entry in one
+ * transaction, then pushed.  Its key is not forbidden: the same machine may
+ * join again with an ephemeral key. */
+static void ops_reap_node(struct ops *o, const struct store_node *n,
+			  int64_t last_seen, int64_t now)
+{
+	char detail[STORE_AUDIT_DETAIL], seen[WHEN_SIZE], net[STORE_NAME_SIZE];
+	struct store_network nw;
+
+	when_format(last_seen, seen);
+	snprintf(net, sizeof(net), "%s",
+		 store_network_get_id(o->st, n->network_id, &nw) ? "?" : nw.name);
+	snprintf(detail, sizeof(detail), "ephemeral node reaped: offline since %s "
+		 "(longer than %llds); id=%lld network=%s", seen,
+		 (long long)o->ephemeral_timeout, (long long)n->id, net);
+	if (store_begin(o->st))
+		return;
+	if (store_node_delete(o->st, n->id) ||
+	    store_audit_append(o->st, now, "server", "node.reap", n->name, "ok",
+			       detail, NULL) ||
+	    store_commit(o->st)) {
+		log_error("ephemeral node %s: %s", n->name, store_errmsg(o->st));
+		store_rollback(o->st);
+		return;
+	}
+	log_info("node %s (network %s) removed: ephemeral, offline since %s",
+		 n->name, net, seen);
+	if (o->ctl)
+		control_node_removed(o->ctl, n->id);
+}
+
 void ops_reap(struct ops *o, int64_t now)
 {
 	struct store_node page[16];
-	char detail[STORE_AUDIT_DETAIL], seen[WHEN_SIZE];
-	int64_t after = 0;
+	int64_t after = 0, before = now - o->ephemeral_timeout;
 	size_t got;
 
 	do {
-		if (store_node_list_stale_ephemeral(o->st, now - o->ephemeral_timeout,
-						    after, page, 16, &got)) {
+		if (store_node_list_stale_ephemeral(o->st, before, after, page, 16, &got)) {
 			log_error("ephemeral nodes: %s", store_errmsg(o->st));
 			return;
 		}
 		for (size_t i = 0; i < got; i++) {
-			struct store_node *n = &page[i];
-			after = n->id;
-			when_format(n->last_seen, seen);
-			snprintf(detail, sizeof(detail), "id=%lld; ephemeral, offline "
-				 "since %s", (long long)n->id, seen);
-			if (store_begin(o->st))
-				return;
-			if (store_node_delete(o->st, n->id) ||
-			    store_audit_append(o->st, now, "server", "node.delete",
-					       n->name, "ok", detail, NULL) ||
-			    store_commit(o->st)) {
-				log_error("ephemeral node %s: %s", n->name, store_errmsg(o->st));
-				store_rollback(o->st);
-				continue;
-			}
-			log_info("removed ephemeral node %s (%s)", n->name, detail);
+			struct control_presence p = { 0 };
+			after = page[i].id;
+			/* The store lags the live sessions: ask them last. */
 			if (o->ctl)
-				control_node_removed(o->ctl, n->id);
+				control_presence(o->ctl, page[i].public_key, &p);
+			if (p.last_seen >= before)
+				continue;
+			ops_reap_node(o, &page[i], p.last_seen > page[i].last_seen ?
+				      p.last_seen : page[i].last_seen, now);
 		}
 	} while (got == 16);
 }

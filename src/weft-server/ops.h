@@ -6,8 +6,10 @@
  * entry (actor "admin:uid=N", action = the command, object, result "ok" or
  * a short reason, detail).  A command runs in one transaction with its
  * audit entry: it happens with its record or not at all.  Nodes an admin
- * removes (delete, expire, a forced network delete) are pushed to the
- * control plane after the commit.
+ * removes (delete, expire, a forced network delete) have their keys
+ * recorded as removed (they may never register again) and are pushed to
+ * the control plane after the commit, as are renames (peer_changed).
+ * `node.list` takes online and last seen from the live control plane.
  *
  * Protocol commands and their args (strings unless said otherwise):
  *   network.create  name, [prefix4], [prefix6]   ("none" = no prefix)
@@ -35,8 +37,6 @@
 
 struct control;
 
-/* A node counts as online when it was seen this recently. */
-#define OPS_ONLINE_WINDOW_S 120
 /* Default time an ephemeral node may stay offline before removal. */
 #define OPS_EPHEMERAL_TIMEOUT_S 600
 
@@ -55,7 +55,8 @@ struct json_object *ops_handle(void *ctx, const struct admin_peer *peer,
 			       const char *command, struct json_object *args,
 			       const char *malformed);
 
-/* Removes ephemeral nodes not seen for ephemeral_timeout (audited, pushed). */
+/* Removes ephemeral nodes not seen for ephemeral_timeout, by the store's
+ * last_seen and the live sessions' (audited "node.reap", logged, pushed). */
 void ops_reap(struct ops *o, int64_t now);
 
 #endif

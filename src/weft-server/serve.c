@@ -23,7 +23,7 @@
 #define SERVE_EVENTS 64
 #define SERVE_MAX_CONTROL_FDS 8
 #define SERVE_HOUSEKEEPING_NS 1000000000ull
-#define SERVE_REAP_EVERY 10	/* housekeeping ticks */
+#define SERVE_REAP_EVERY 10	/* housekeeping ticks, at most */
 
 enum { SERVE_EV_SIGNAL = 1, SERVE_EV_TIMER, SERVE_EV_CONTROL, SERVE_EV_ADMIN };
 
@@ -35,6 +35,7 @@ struct serve {
 	struct ops ops;
 	uint64_t housekeeping;		/* next tick, CLOCK_MONOTONIC ns */
 	unsigned ticks;
+	unsigned reap_every;		/* housekeeping ticks between reaps */
 };
 
 static uint64_t serve_monotonic(void)
@@ -102,6 +103,12 @@ static int serve_open(struct serve *s, const struct state_paths *p,
 		return r;
 	s->ops.st = s->st;
 	s->ops.ephemeral_timeout = opt->ephemeral_timeout;
+	/* Reap at least twice per timeout, so a short one (tests) is kept
+	 * to within half of it; never more often than each tick. */
+	s->reap_every = opt->ephemeral_timeout / 2 < SERVE_REAP_EVERY ?
+			(unsigned)(opt->ephemeral_timeout / 2) : SERVE_REAP_EVERY;
+	if (!s->reap_every)
+		s->reap_every = 1;
 	s->ops.started = (int64_t)time(NULL);
 	snprintf(s->ops.listen, sizeof(s->ops.listen), "%s", listen);
 	store_meta_get(s->st, STORE_META_ENDPOINT, s->ops.endpoint, sizeof(s->ops.endpoint));
@@ -168,7 +175,7 @@ static void serve_housekeeping(struct serve *s)
 		return;
 	s->housekeeping = now + SERVE_HOUSEKEEPING_NS;
 	admin_tick(s->admin);
-	if (++s->ticks % SERVE_REAP_EVERY == 0)
+	if (++s->ticks % s->reap_every == 0)
 		ops_reap(&s->ops, (int64_t)time(NULL));
 }
 
@@ -261,7 +268,9 @@ int serve_run(const struct state_paths *p, const struct serve_opts *opt)
 	}
 	b64_encode(pub, s.ops.server_pub, 32, B64_STD);
 	log_info("weft-server started: public key %s, endpoint %s, listening on "
-		 "UDP %s, admin socket %s", pub, s.ops.endpoint, s.ops.listen, p->sock);
+		 "UDP %s, admin socket %s, ephemeral nodes removed after %llds "
+		 "offline", pub, s.ops.endpoint, s.ops.listen, p->sock,
+		 (long long)opt->ephemeral_timeout);
 	rc = serve_loop(&s);
 	serve_close(&s);
 	log_info("weft-server stopped");

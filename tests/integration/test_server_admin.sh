@@ -5,7 +5,11 @@
 # clear one-line messages, malformed admin requests changing nothing, the
 # audit log, file modes, clean stop, and the error when no server runs.
 # Node cases join real nodes with build/tools/ctlprobe over loopback when
-# it is built (skipped otherwise).  No root or namespaces needed.
+# it is built (skipped otherwise): online and last seen, renames pushed to
+# the nodes that looked the node up, removed keys refused for good, logout,
+# lifecycle log lines, a restart keeping everything with known keys
+# reconnecting, and ephemeral nodes reaped after a short
+# --ephemeral-timeout.  No root or namespaces needed.
 #
 #   BUILD=build|build-san    which build (default build)
 #   WEFT_SERVER=PATH         the binary (default $BUILD/weft-server)
@@ -104,7 +108,7 @@ wait_for_socket() {
 	return 1
 }
 start_server() {
-	"$BIN" serve >>"$T/server.log" 2>&1 &
+	"$BIN" serve "$@" >>"$T/server.log" 2>&1 &
 	SERVER_PID=$!
 	wait_for_socket
 }
@@ -112,6 +116,28 @@ free_udp_port() {
 	"$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 mode_of() { stat -c %a "$1" 2>/dev/null; }
+# log_has DESC PATTERN: the server's log has a line matching PATTERN (ERE).
+log_has() {
+	if grep -qE "$2" "$T/server.log"; then ok "$1"; else
+		not_ok "$1 (no log line matching '$2')"
+		tail -5 "$T/server.log" | sed 's/^/#   server: /'
+	fi
+}
+# probe_bg OUTFILE ARGS...: ctlprobe in the background (bounded), pid in BG.
+probe_bg() {
+	local out=$1
+	shift
+	timeout -k 2 25 "$PROBE" "$@" >"$out" 2>&1 &
+	BG=$!
+}
+# wait_line FILE PATTERN: up to 10 s for a line matching PATTERN (ERE).
+wait_line() {
+	for _ in $(seq 100); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 if [[ ! -x $BIN ]]; then
 	echo "# FAIL - $BIN is not built (run make)"
@@ -304,6 +330,94 @@ expect_ok "audit (table)" audit
 expect_ok "status --json" status --json
 check "status: public key" 'd["public_key"]' "$PUB"
 
+# --- node lifecycle over the control plane ---
+if [[ -x $PROBE ]]; then
+	expect_ok "networks create home" networks create home
+	expect_ok "keys create a reusable key for home" keys create --network home --reusable
+	TOKH=$OUT
+	run "$PROBE" --key-file "$T/alpha.key" --hostname alpha "$TOKH"
+	((RC == 0)) && [[ $OUT == "registered "*name=alpha.home.weft ]] && ok "alpha joins" || not_ok "alpha joins: $OUT"
+	log_has "log: a join names the node, its addresses and network" \
+		'info: node alpha joined network home: [0-9.]+, [0-9a-f:]+, key [A-Za-z0-9+/]{43}=, join key [0-9a-f]{16}$'
+	expect_ok "nodes list after a session" nodes list --network home --json
+	check "a node just heard from is online" '[(n["name"], n["online"]) for n in d]' "[('alpha', True)]"
+	check "it has a last seen time, not before it was created" \
+		'd[0]["last_seen"] is not None and d[0]["last_seen"] >= d[0]["created"]' True
+	expect_ok "nodes list (table)" nodes list --network home
+	[[ $(grep '^alpha ' <<<"$OUT") == *" yes "*"Z "* ]] && ok "the table shows online yes and the last seen time" ||
+		not_ok "nodes list table online: $OUT"
+
+	# A rename reaches the nodes that looked the node up.
+	run "$PROBE" --key-file "$T/beta.key" --hostname beta "$TOKH"
+	((RC == 0)) && [[ $OUT == registered* ]] && ok "beta joins" || not_ok "beta joins: $OUT"
+	BETA_IPV4=$(sed -n 's/.* ipv4=\([0-9.]*\)\/.*/\1/p' <<<"$OUT")
+	probe_bg "$T/watch.out" --key-file "$T/alpha.key" --zero-secret --lookup beta \
+		--wait 15 --until-notify peer_changed "$TOKH"
+	if wait_line "$T/watch.out" '^lookup beta '; then ok "alpha reconnects by key and looks beta up"; else
+		not_ok "alpha looks beta up: $(cat "$T/watch.out")"
+	fi
+	expect_ok "nodes rename beta gamma" nodes rename beta gamma --network home
+	wait "$BG"
+	WATCH=$(grep '^notify peer_changed' "$T/watch.out")
+	[[ $WATCH == *" name=gamma.home.weft "* && $WATCH == *" ipv4=$BETA_IPV4 "* && $WATCH == *" ipv6="* ]] &&
+		ok "the rename is pushed (peer_changed with the new name and the addresses)" ||
+		not_ok "rename push: $(cat "$T/watch.out")"
+	log_has "log: the rename" 'info: node gamma \(network home\) renamed from beta by admin:uid='
+
+	# Removed by an administrator: refused for good, token or not.
+	expect_ok "nodes delete gamma" nodes delete gamma --network home
+	log_has "log: the removal" 'info: node gamma \(network home\) removed by admin:uid=[0-9]+ \(node.delete\)'
+	REMOVED_MSG="message=this node was removed by an administrator; run 'weft logout' and join again with a new key"
+	run "$PROBE" --key-file "$T/beta.key" --hostname beta "$TOKH"
+	((RC == 1)) && [[ $OUT == *"error REGISTER code=expired $REMOVED_MSG"* ]] &&
+		ok "a deleted node's key is refused even with a valid reusable token" || not_ok "deleted key refused: $OUT"
+	run "$PROBE" --key-file "$T/beta.key" --zero-secret "$TOKH"
+	((RC == 1)) && [[ $OUT == *"error REGISTER code=expired $REMOVED_MSG"* ]] &&
+		ok "and when it reconnects by key" || not_ok "deleted key reconnect refused: $OUT"
+	log_has "log: the refusal says why" \
+		'info: refused node.join from key [A-Za-z0-9+/]{43}=: the key of node gamma \(network home\), deleted by an administrator'
+	run "$PROBE" --key-file "$T/delta.key" --hostname delta "$TOKH"
+	((RC == 0)) && [[ $OUT == *name=delta.home.weft ]] && ok "the token still admits a new key" || not_ok "delta joins: $OUT"
+	DELTA_ID=$(sed -n 's/^registered id=\([0-9]*\) .*/\1/p' <<<"$OUT")
+	expect_ok "nodes expire alpha" nodes expire alpha --network home
+	run "$PROBE" --key-file "$T/alpha.key" --zero-secret "$TOKH"
+	((RC == 1)) && [[ $OUT == *"error REGISTER code=expired message=this node was expired by an administrator; run 'weft logout'"* ]] &&
+		ok "an expired node cannot reconnect" || not_ok "expired reconnect: $OUT"
+	run "$PROBE" --key-file "$T/alpha.key" --hostname alpha "$TOKH"
+	((RC == 1)) && [[ $OUT == *"code=expired message=this node was expired by an administrator"* ]] &&
+		ok "nor join again with a valid token" || not_ok "expired rejoin: $OUT"
+
+	# Logging out is the node's own choice: its key is not blocked.
+	run "$PROBE" --key-file "$T/leaver.key" --hostname leaver --logout "$TOKH"
+	((RC == 0)) && [[ $OUT == *"logged out" ]] && ok "a node logs out" || not_ok "logout: $OUT"
+	log_has "log: the logout" 'info: node leaver \(network home\) logged out$'
+	run "$PROBE" --key-file "$T/leaver.key" --hostname leaver "$TOKH"
+	((RC == 0)) && [[ $OUT == *name=leaver.home.weft ]] && ok "a logged-out key may join again" || not_ok "rejoin after logout: $OUT"
+
+	expect_ok "audit after the lifecycle" audit --json
+	check "audit: the refusals of removed keys" \
+		"sorted(set((e['action'], e['object']) for e in d if e['result'] == 'refused' and 'by an administrator' in e['detail']))" \
+		"[('node.join', 'gamma'), ('node.reconnect', 'alpha'), ('node.reconnect', 'gamma')]"
+	check "audit: one entry per refused request, not per retry" \
+		"len([e for e in d if e['result'] == 'refused' and e['object'] == 'gamma'])" 2
+	check "audit: the logout; a node re-registering while online is no reconnect" \
+		"sorted(set(e['action'] for e in d if e['result'] == 'ok' and e['action'] in ('node.reconnect', 'node.logout')))" \
+		"['node.logout']"
+	check "audit: nodes act under their key's prefix" \
+		"all(e['actor'].startswith('node:') and len(e['actor']) == 13 for e in d if e['action'] in ('node.join', 'node.reconnect', 'node.logout'))" True
+
+	# The live last seen (delta's reconnect) is ahead of the store's.
+	sleep 1
+	run "$PROBE" --key-file "$T/delta.key" --zero-secret "$TOKH"
+	((RC == 0)) && [[ $OUT == "registered id=$DELTA_ID "* ]] && ok "delta reconnects by key" || not_ok "delta reconnect: $OUT"
+	expect_ok "nodes list before the restart" nodes list --network home --json
+	check "online and expired as they should be" '[(n["name"], n["online"], n["expired"]) for n in d]' \
+		"[('alpha', False, True), ('delta', True, False), ('leaver', True, False)]"
+	check "delta was seen after it was created" \
+		'[n["last_seen"] > n["created"] for n in d if n["name"] == "delta"]' "[True]"
+	DELTA_SEEN=$(py '[n["last_seen"] for n in d if n["name"] == "delta"][0]')
+fi
+
 # --- stop, the error without a server, restart keeps state ---
 stop_server
 ((SERVER_RC == 0)) && ok "SIGTERM: clean exit" || not_ok "SIGTERM: exit status $SERVER_RC"
@@ -311,9 +425,62 @@ stop_server
 grep -qE '^[0-9T:Z-]+ info: stopping' "$T/server.log" && ok "log lines carry time and level" || not_ok "log format"
 expect_refused "admin command after stop" \
 	"weft-server is not running (no answer on $SOCK); start it with: weft-server serve" audit
-if start_server; then ok "serve restarts"; else not_ok "serve restarts"; fi
+if start_server --ephemeral-timeout 3s; then ok "serve restarts"; else not_ok "serve restarts"; fi
+log_has "the start is logged with the ephemeral timeout" 'info: weft-server started: .*ephemeral nodes removed after 3s offline'
 expect_ok "networks list after restart" networks list --json
-check "state survives a restart" '[n["name"] for n in d]' "['v4only']"
+if [[ -x $PROBE ]]; then
+	check "state survives a restart" '[n["name"] for n in d]' "['v4only', 'home']"
+	expect_ok "nodes list after restart" nodes list --network home --json
+	check "the nodes survive, none online yet" '[(n["name"], n["online"]) for n in d]' \
+		"[('alpha', False), ('delta', False), ('leaver', False)]"
+	check "the live last seen was saved at shutdown" '[n["last_seen"] for n in d if n["name"] == "delta"][0]' "$DELTA_SEEN"
+	LEAVER_KEY=$(py '[n["public_key"] for n in d if n["name"] == "leaver"][0]')
+	run "$PROBE" --key-file "$T/delta.key" --skip-register --lookup leaver "$TOKH"
+	((RC == 1)) && [[ $OUT == "error LOOKUP code=not_registered message="*"send REGISTER first" ]] &&
+		ok "a known key's new session is told to register first" || not_ok "lookup before register: $OUT"
+	run "$PROBE" --key-file "$T/delta.key" --zero-secret --lookup leaver "$TOKH"
+	((RC == 0)) && [[ $OUT == "registered id=$DELTA_ID "* && $OUT == *"lookup leaver "* ]] &&
+		ok "a known key reconnects after the restart (same node)" || not_ok "reconnect after restart: $OUT"
+	expect_ok "keys create for v4only" keys create --network v4only
+	run "$PROBE" --hostname outsider "$OUT"
+	expect_ok "nodes list v4only" nodes list --network v4only --json
+	OUTSIDER_KEY=$(py 'd[0]["public_key"]')
+	run "$PROBE" --key-file "$T/delta.key" --zero-secret --lookup "$LEAVER_KEY" --lookup "$OUTSIDER_KEY" "$TOKH"
+	[[ $OUT == *"lookup $LEAVER_KEY key=$LEAVER_KEY "*" name=leaver.home.weft "* &&
+		$OUT == *"error LOOKUP code=not_found"* ]] &&
+		ok "LOOKUP by public key: a node of the network, not one of another" ||
+		not_ok "lookup by key: $OUT"
+	log_has "log: the reconnect" 'info: node delta \(network home\) reconnected from 127\.0\.0\.1:[0-9]+ \(last seen [0-9T:Z-]+\)$'
+	expect_ok "audit after the reconnect" audit --since 1m --json
+	check "audit: the reconnect" "[(e['action'], e['object'], e['detail'].startswith('from 127.0.0.1:')) for e in d if e['action'] == 'node.reconnect' and e['result'] == 'ok']" \
+		"[('node.reconnect', 'delta', True)]"
+	expect_ok "nodes list after the reconnect" nodes list --network home --json
+	check "delta is online again" '[n["online"] for n in d if n["name"] == "delta"]' "[True]"
+	run "$PROBE" --key-file "$T/beta.key" --hostname beta "$TOKH"
+	((RC == 1)) && [[ $OUT == *"$REMOVED_MSG"* ]] && ok "a deleted key stays refused after the restart" ||
+		not_ok "deleted key after restart: $OUT"
+
+	# Ephemeral nodes go when offline past --ephemeral-timeout (3s here).
+	expect_ok "keys create an ephemeral key" keys create --network home --ephemeral --reusable
+	TOKE=$OUT
+	run "$PROBE" --key-file "$T/eph.key" --hostname eph "$TOKE"
+	((RC == 0)) && [[ $OUT == *name=eph.home.weft ]] && ok "an ephemeral node joins" || not_ok "ephemeral join: $OUT"
+	probe_bg "$T/watch2.out" --key-file "$T/delta.key" --zero-secret --lookup eph \
+		--wait 15 --until-notify peer_removed "$TOKH"
+	wait "$BG"
+	[[ $(cat "$T/watch2.out") == *"lookup eph "*"notify peer_removed id="* ]] &&
+		ok "its watcher is told when it is reaped (peer_removed)" || not_ok "reap push: $(cat "$T/watch2.out")"
+	expect_ok "nodes list after the reaping" nodes list --network home --json
+	check "the ephemeral node is gone, the others stay" '[n["name"] for n in d]' "['alpha', 'delta', 'leaver']"
+	expect_ok "audit after the reaping" audit --json
+	check "audit: the reaping" "[(e['actor'], e['object'], e['detail'].startswith('ephemeral node reaped')) for e in d if e['action'] == 'node.reap']" \
+		"[('server', 'eph', True)]"
+	log_has "log: the reaping" 'info: node eph \(network home\) removed: ephemeral, offline since '
+	run "$PROBE" --key-file "$T/eph.key" --hostname eph "$TOKE"
+	((RC == 0)) && [[ $OUT == *name=eph.home.weft ]] && ok "a reaped key is not blocked" || not_ok "rejoin after reaping: $OUT"
+else
+	check "state survives a restart" '[n["name"] for n in d]' "['v4only']"
+fi
 stop_server
 
 if grep -q Sanitizer "$T/server.log"; then

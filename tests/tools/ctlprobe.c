@@ -4,17 +4,25 @@
  * ctl messages wrapped by ctlnet), then looks peers up and prints what
  * the server pushes.  One result per line, for scripts:
  *
- *   ctlprobe [--key-file F] [--hostname NAME] [--lookup TARGET]...
- *            [--wait SECONDS] [--logout] [--count N] TOKEN
+ *   ctlprobe [--key-file F] [--hostname NAME] [--zero-secret |
+ *            --skip-register] [--lookup TARGET]... [--wait SECONDS]
+ *            [--until-notify KIND] [--logout] [--count N] TOKEN
  *
  *   registered id=N ipv4=A/L ipv6=A/L name=FQDN
  *   lookup TARGET key=BASE64 ipv4=A ipv6=A name=FQDN endpoints=E,...
- *   notify KIND id=N key=BASE64 [name=FQDN]
+ *   notify KIND id=N key=BASE64 [name=FQDN ipv4=A ipv6=A endpoints=E,...]
  *   error REQUEST code=NAME message=TEXT
  *
  * --key-file keeps the node's private key across runs (created 0600), so a
- * second run is a reconnect.  --count N repeats the lookups N times and
- * prints the rate (a small load generator; loopback or test namespaces).
+ * second run is a reconnect.  --zero-secret registers with an all-zero
+ * join secret, as an agent reconnects by its known key; --skip-register
+ * sends the lookups without registering (a session the server does not
+ * count as registered).  A lookup TARGET is an address, a base64 public
+ * key or a name.  The token still gives the server's key and
+ * endpoint.  --until-notify ends --wait early once a NOTIFY of that kind
+ * (peer_wants_connect, peer_changed, peer_removed) arrived.  --count N
+ * repeats the lookups N times and prints the rate (a small load
+ * generator; loopback or test namespaces).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +52,8 @@ struct probe {
 	struct ctl_msg reply;
 	bool have_reply;
 	uint64_t waiting_for;
+	unsigned until_kind;		/* --until-notify; 0 = none */
+	bool until_seen;
 	_Alignas(16) uint8_t buf[WG_HEADROOM + 2048 + WG_TAILROOM];
 };
 
@@ -55,14 +65,13 @@ static void probe_udp_send(void *ctx, const union wg_sockaddr *to,
 	sendto(p->fd, msg, len, 0, &to->sa, wg_sockaddr_len(to));
 }
 
-static void probe_print_node(const struct ctl_msg *m)
+static void probe_print_addrs(const struct ctl_msg *m)
 {
-	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], key[45];
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, m->ipv4.addr, a4, sizeof(a4));
 	inet_ntop(AF_INET6, m->ipv6.addr, a6, sizeof(a6));
-	key_to_base64(key, m->public_key);
-	printf("key=%s ipv4=%s ipv6=%s name=%s endpoints=", key, a4, a6, m->name);
+	printf("ipv4=%s ipv6=%s name=%s endpoints=", a4, a6, m->name);
 	for (size_t i = 0; i < m->n_endpoints; i++) {
 		char e[INET6_ADDRSTRLEN];
 		const struct ctl_endpoint *ep = &m->endpoints[i];
@@ -71,6 +80,15 @@ static void probe_print_node(const struct ctl_msg *m)
 		printf(ep->family == CTL_FAMILY_IPV4 ? "%s%s:%u" : "%s[%s]:%u",
 		       i ? "," : "", e, ep->port);
 	}
+}
+
+static void probe_print_node(const struct ctl_msg *m)
+{
+	char key[45];
+
+	key_to_base64(key, m->public_key);
+	printf("key=%s ", key);
+	probe_print_addrs(m);
 }
 
 static void probe_send(struct probe *p, const struct ctl_msg *m)
@@ -106,10 +124,14 @@ static void probe_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 		key_to_base64(key, m.public_key);
 		printf("notify %s id=%llu key=%s", ctl_notify_name(m.notify_kind),
 		       (unsigned long long)m.node_id, key);
-		if (m.present & CTL_HAS(CTL_T_NAME))
-			printf(" name=%s", m.name);
+		if (m.present & CTL_HAS(CTL_T_NAME)) {
+			printf(" ");
+			probe_print_addrs(&m);
+		}
 		printf("\n");
 		fflush(stdout);
+		if (m.notify_kind == p->until_kind)
+			p->until_seen = true;
 		ctl_msg_init(&ok, CTL_OK, m.request_id);
 		probe_send(p, &ok);
 		return;
@@ -129,7 +151,8 @@ static void probe_pump(struct probe *p, uint64_t deadline)
 {
 	_Alignas(16) uint8_t rx[2048];
 
-	while (!p->have_reply || !p->waiting_for) {
+	while ((!p->have_reply || !p->waiting_for) &&
+	       !(p->until_seen && !p->waiting_for)) {
 		union wg_sockaddr from;
 		socklen_t fl = sizeof(from);
 		uint64_t now = clock_mono_ns(), next;
@@ -241,9 +264,12 @@ static bool probe_setup(struct probe *p, const struct token *t,
 	return ok;
 }
 
+/* TARGET is an address, a base64 public key or a name. */
 static void probe_target(struct ctl_msg *m, const char *target)
 {
-	if (inet_pton(AF_INET, target, m->target_ipv4) == 1)
+	if (strlen(target) == 44 && key_from_base64(m->public_key, target, 44))
+		m->present |= CTL_HAS(CTL_T_PUBLIC_KEY);
+	else if (inet_pton(AF_INET, target, m->target_ipv4) == 1)
 		m->present |= CTL_HAS(CTL_T_TARGET_IPV4);
 	else if (inet_pton(AF_INET6, target, m->target_ipv6) == 1)
 		m->present |= CTL_HAS(CTL_T_TARGET_IPV6);
@@ -254,14 +280,15 @@ static void probe_target(struct ctl_msg *m, const char *target)
 }
 
 static bool probe_register(struct probe *p, const struct token *t,
-			   const char *hostname, uint64_t *req)
+			   const char *hostname, bool zero_secret, uint64_t *req)
 {
 	struct ctl_msg m;
 	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 	bool ok;
 
 	ctl_msg_init(&m, CTL_REGISTER, ++*req);
-	memcpy(m.join_secret, t->secret, 32);
+	if (!zero_secret)
+		memcpy(m.join_secret, t->secret, 32);
 	snprintf(m.hostname, sizeof(m.hostname), "%s", hostname);
 	m.present |= CTL_HAS(CTL_T_JOIN_SECRET) | CTL_HAS(CTL_T_HOSTNAME);
 	ok = probe_request(p, &m);
@@ -283,7 +310,8 @@ int main(int argc, char **argv)
 	const char *keyfile = NULL, *hostname = "probe", *lookups[PROBE_MAX_LOOKUPS];
 	size_t n_lookups = 0;
 	long wait_s = 0, count = 1;
-	bool logout = false, ok = true;
+	bool logout = false, zero = false, skip = false, ok = true;
+	const char *until = NULL;
 	char err[256];
 	uint64_t req = 0;
 	int i;
@@ -296,12 +324,20 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--wait")) wait_s = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--count")) count = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--logout")) logout = true;
+		else if (!strcmp(argv[i], "--zero-secret")) zero = true;
+		else if (!strcmp(argv[i], "--skip-register")) skip = true;
+		else if (!strcmp(argv[i], "--until-notify")) until = argv[++i];
 		else break;
 	}
+	for (unsigned k = 1; until && k <= CTL_NOTIFY_PEER_REMOVED; k++)
+		if (!strcmp(until, ctl_notify_name(k)))
+			p.until_kind = k;
 	if (i != argc - 1 || wait_s < 0 || wait_s > 600 || count < 1 ||
-	    count > 10000000 || !crypto_init()) {
+	    count > 10000000 || (zero && skip) || (until && !p.until_kind) ||
+	    !crypto_init()) {
 		fprintf(stderr, "usage: ctlprobe [--key-file F] [--hostname NAME] "
-			"[--lookup TARGET]... [--wait S] [--count N] [--logout] TOKEN\n");
+			"[--zero-secret | --skip-register] [--lookup TARGET]... "
+			"[--wait S] [--until-notify KIND] [--count N] [--logout] TOKEN\n");
 		return 2;
 	}
 	noise_init();
@@ -309,7 +345,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctlprobe: %s\n", err);
 		return 2;
 	}
-	if (!probe_setup(&p, &t, keyfile) || !probe_register(&p, &t, hostname, &req)) {
+	if (!probe_setup(&p, &t, keyfile) ||
+	    (!skip && !probe_register(&p, &t, hostname, zero, &req))) {
 		token_wipe(&t);
 		return 1;
 	}

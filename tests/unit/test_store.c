@@ -2,9 +2,9 @@
  * test_store — the SQLite store against a temporary database (mkdtemp under
  * /tmp, removed at the end): schema creation and reopen, every operation,
  * unique violations, one-off keys raced by several processes, network
- * delete refusal and force, the append-only audit log, 1000 allocations,
- * rollback; then timings with 100 000 nodes (WEFT_STORE_BENCH_N to change
- * the count, 0 to skip).
+ * delete refusal and force, removed keys and the migration from schema 1,
+ * the append-only audit log, 1000 allocations, rollback; then timings with
+ * 100 000 nodes (WEFT_STORE_BENCH_N to change the count, 0 to skip).
  */
 #include "store.h"
 #include "check.h"
@@ -287,6 +287,75 @@ static void test_nodes(struct store *s, int64_t net)
 	      strcmp(got.name, "robot") == 0 && got.id > c.id,
 	      "freed address and name reused, id not: %s %s %lld", got.ipv4, got.name,
 	      (long long)got.id);
+}
+
+/* --- removed keys ------------------------------------------------------------------ */
+
+static void test_removed_keys(struct store *s, int64_t net)
+{
+	struct store_removed_key rk;
+	struct store_node n, ghost = { .network_id = 424242 };
+	struct store_node_req r = req_for(net, 50, "doomed");
+	uint8_t other[32];
+
+	CHECK(store_node_create(s, &r, &n) == 0, "node to remove: %s", store_errmsg(s));
+	make_key(other, 51);
+	CHECK(store_removed_key_get(s, n.public_key, &rk) == -ENOENT &&
+	      store_removed_key_get(s, other, &rk) == -ENOENT, "no key removed yet");
+	CHECK(store_removed_key_add(s, &n, "expired", T0 + 1) == 0 &&
+	      store_removed_key_get(s, n.public_key, &rk) == 0 &&
+	      memcmp(rk.public_key, n.public_key, 32) == 0 && strcmp(rk.name, "doomed") == 0 &&
+	      rk.network_id == net && strcmp(rk.reason, "expired") == 0 && rk.removed == T0 + 1,
+	      "removed key recorded: %s %s", rk.name, rk.reason);
+	CHECK(store_node_delete(s, n.id) == 0 &&
+	      store_removed_key_add(s, &n, "deleted", T0 + 2) == 0 &&
+	      store_removed_key_get(s, n.public_key, &rk) == 0 &&
+	      strcmp(rk.reason, "deleted") == 0 && rk.removed == T0 + 2,
+	      "removed again: the latest reason wins, the node row is gone");
+	CHECK(count_rows("SELECT count(*) FROM removed_keys") == 1, "one row per key");
+	CHECK(store_removed_key_get(s, other, &rk) == -ENOENT, "other keys unaffected");
+	memcpy(ghost.public_key, other, 32);
+	snprintf(ghost.name, sizeof(ghost.name), "ghost");
+	CHECK(store_removed_key_add(s, &ghost, "network deleted", T0 + 3) == 0 &&
+	      store_removed_key_get(s, other, &rk) == 0 && rk.network_id == 424242,
+	      "the record outlives its network (no foreign key)");
+	r = req_for(net, 50, "doomed");
+	CHECK(store_node_create(s, &r, &n) == 0 && store_node_delete(s, n.id) == 0,
+	      "the store itself does not refuse the key (the control plane does)");
+}
+
+/* A version 1 database (before removed_keys) is brought to version 2 on
+ * open, keeping its data. */
+static void test_migrate_v1(void)
+{
+	struct store_removed_key rk;
+	struct store_network net;
+	struct store_node n;
+	struct store *s;
+	sqlite3 *db;
+	int version = 0;
+
+	sqlite3_open(path, &db);
+	CHECK(sqlite3_exec(db, "DROP TABLE removed_keys;"
+			   " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+			   NULL, NULL, NULL) == SQLITE_OK, "made a version 1 database: %s",
+	      sqlite3_errmsg(db));
+	sqlite3_close(db);
+	if (!(s = open_store()))
+		return;
+	CHECK(store_schema_version(s, &version) == 0 && version == 2 &&
+	      count_rows("SELECT count(*) FROM sqlite_master WHERE name = 'removed_keys'") == 1,
+	      "migrated 1 -> 2 (schema %d)", version);
+	CHECK(store_network_get(s, "robots", &net) == 0 &&
+	      store_node_get_name(s, net.id, "robot", &n) == 0, "migration kept the nodes");
+	CHECK(store_removed_key_get(s, n.public_key, &rk) == -ENOENT &&
+	      store_removed_key_add(s, &n, "deleted", T0) == 0 &&
+	      store_removed_key_get(s, n.public_key, &rk) == 0, "the new table works");
+	store_close(s);
+	s = open_store();
+	CHECK(s && store_schema_version(s, &version) == 0 && version == 2 &&
+	      count_rows("SELECT count(*) FROM removed_keys") == 1, "reopen: no second migration");
+	store_close(s);
 }
 
 static void test_small_network(struct store *s)
@@ -579,6 +648,7 @@ int main(void)
 	test_keys(s, robots.id);
 	test_key_race(s, robots.id);
 	test_nodes(s, robots.id);
+	test_removed_keys(s, robots.id);
 	test_small_network(s);
 	test_network_delete(s);
 	test_audit(s);
@@ -587,6 +657,7 @@ int main(void)
 	test_concurrent_alloc(s);
 	store_meta_get(s, STORE_META_ULA, ula, sizeof(ula));
 	store_close(s);
+	test_migrate_v1();
 
 	s = open_store();
 	CHECK(store_meta_get(s, STORE_META_ULA, ula2, sizeof(ula2)) == 0 && strcmp(ula, ula2) == 0,
