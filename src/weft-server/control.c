@@ -606,6 +606,8 @@ static void control_register_new(struct control *c, struct wg_peer *peer,
 	control_register_ok(c, peer, s, m->request_id, &n);
 }
 
+static void control_push_changed(struct control *c, const struct store_node *n);
+
 /* A key the store knows: a reconnect (the token is not needed again), or
  * the same session registering once more (agents do after every new
  * handshake, and retry).  It counts as a reconnect when the session was
@@ -643,6 +645,9 @@ static void control_register_known(struct control *c, struct wg_peer *peer,
 		control_audit_later(c, s, n->name, detail);
 	}
 	control_register_ok(c, peer, s, m->request_id, n);
+	/* An agent registers again after a restart or a gap: its peers may
+	 * hold sessions it lost, so they hear of it and handshake anew. */
+	control_push_changed(c, n);
 }
 
 /* A key an administrator removed may never come back, token or not. */
@@ -730,10 +735,17 @@ static int control_find_target_any(struct control *c, const struct sess *s,
 		inet_ntop(AF_INET6, m->target_ipv6, a, sizeof(a));
 		return store_node_get_addr(c->st, s->network_id, a, t);
 	}
-	/* "robot" or its FQDN "robot.lab.weft": the first label names it. */
+	/* "robot" or its FQDN "robot.lab.weft": the first label names it,
+	 * and the rest must name the asker's own network. */
 	snprintf(name, sizeof(name), "%s", m->name);
-	if ((dot = strchr(name, '.')))
+	if ((dot = strchr(name, '.'))) {
+		char net[STORE_NAME_SIZE], fq[CTL_NAME_MAX + 1];
 		*dot = '\0';
+		control_net_name(c, s->network_id, net);
+		snprintf(fq, sizeof(fq), "%s.weft", net);
+		if (strcasecmp(dot + 1, fq) && strcasecmp(dot + 1, net))
+			return -ENOENT;
+	}
 	return store_node_get_name(c->st, s->network_id, name, t);
 }
 
@@ -774,20 +786,21 @@ static void control_lookup(struct control *c, struct wg_peer *peer,
 			      CTL_ERR_INTERNAL, "node record unreadable");
 		return;
 	}
-	control_send(c, peer, s->node_port, &r);
 	c->stats.lookups++;
-	/* Both now know each other: both hear of the other's changes, and
-	 * the target starts its half of the handshake at once. */
+	/* Both now know each other: both hear of the other's changes.  The
+	 * target hears first, so that it knows the caller before the
+	 * caller's handshake (which our answer starts) reaches it. */
 	control_watch(c, t.id, t.public_key, s->node_id);
-	if (store_node_get(c->st, s->node_id, &self) ||
-	    !(w = control_watch(c, s->node_id, self.public_key, t.id)))
-		return;
-	/* A node asking again and again (a load, or a retry loop) pushes
-	 * at most once per REKEY_TIMEOUT: a handshake takes no longer. */
-	if (w->notified && c->dev->now - w->notified < REKEY_TIMEOUT)
-		return;
-	w->notified = c->dev->now;
-	control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
+	if (!store_node_get(c->st, s->node_id, &self) &&
+	    (w = control_watch(c, s->node_id, self.public_key, t.id)) &&
+	    /* A node asking again and again (a load, or a retry loop)
+	     * pushes at most once per REKEY_TIMEOUT: a handshake takes
+	     * no longer. */
+	    (!w->notified || c->dev->now - w->notified >= REKEY_TIMEOUT)) {
+		w->notified = c->dev->now;
+		control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
+	}
+	control_send(c, peer, s->node_port, &r);
 }
 
 static void control_ok(struct control *c, struct wg_peer *peer,
@@ -816,9 +829,13 @@ static void control_endpoints(struct control *c, struct wg_peer *peer,
 	int64_t now = control_unix();
 
 	control_endpoints_text(m, eps, sizeof(eps));
+	control_ok(c, peer, s, m->request_id);
+	/* Agents repeat their endpoints as a heartbeat: only a change is
+	 * written and pushed (presence is kept by the batched flush). */
+	if (store_node_get(c->st, s->node_id, &self) || !strcmp(self.endpoints, eps))
+		return;
 	if (!store_node_seen(c->st, s->node_id, now, eps))
 		s->flushed = now;
-	control_ok(c, peer, s, m->request_id);
 	if (!store_node_get(c->st, s->node_id, &self))
 		control_push_changed(c, &self);
 }

@@ -155,6 +155,8 @@ static struct apeer *agent_peer_update(struct agent *a, const struct ctl_msg *m)
 		a->peers = p;
 		a->n_peers++;
 	}
+	dp_log(LOG_VERBOSE, "peer %s (node %llu): %u endpoint(s)", m->name,
+	       (unsigned long long)m->node_id, m->n_endpoints);
 	snprintf(p->name, sizeof(p->name), "%s", m->name);
 	memcpy(p->ipv4, m->ipv4.addr, 4);
 	memcpy(p->ipv6, m->ipv6.addr, 16);
@@ -237,6 +239,7 @@ static void agent_req_done(struct agent_req *r)
 {
 	crypto_wipe(r->wire, sizeof(r->wire));	/* a REGISTER holds a secret */
 	r->used = false;
+	r->held = false;
 	r->waiter = NULL;
 }
 
@@ -630,6 +633,12 @@ static void agent_registered(struct agent *a, struct agent_req *r,
 			agent_request(a, &q, REQ_LOOKUP_ADDR, NULL);
 		}
 	a->resync = false;
+	for (int i = 0; i < AGENT_MAX_REQS; i++)
+		if (a->reqs[i].used && a->reqs[i].held) {
+			a->reqs[i].held = false;
+			a->reqs[i].next_send = agent_now(a) + AGENT_RESEND;
+			agent_ctl_send(a, a->reqs[i].wire, a->reqs[i].len);
+		}
 	for (struct lookup *l = a->lookups; l; l = l->next)
 		if (!l->req_id && !l->negative_until)
 			agent_send_lookup(a, l);
@@ -720,9 +729,6 @@ static void agent_answer(struct agent *a, struct agent_req *r,
 			agent_peer_update(a, m);
 			if (l)
 				agent_lookup_finish(a, l, 0);
-		} else if (m->error_code == CTL_ERR_NOT_REGISTERED) {
-			if (l)
-				l->req_id = 0;	/* asked again once registered */
 		} else {
 			if (l)
 				agent_lookup_finish(a, l, m->error_code);
@@ -767,15 +773,6 @@ static void agent_answer(struct agent *a, struct agent_req *r,
 	default:
 		break;
 	}
-	if (m->type == CTL_ERROR && m->error_code == CTL_ERR_NOT_REGISTERED &&
-	    r->purpose != REQ_JOIN && r->purpose != REQ_RECONNECT &&
-	    a->state == AGENT_RUNNING) {
-		/* The server forgot our session (it restarted): register
-		 * again with the identity we have, then resynchronise. */
-		a->state = AGENT_CONNECTING;
-		a->resync = true;
-		agent_send_register(a, REQ_RECONNECT, NULL);
-	}
 }
 
 static void agent_notify(struct agent *a, const struct ctl_msg *m)
@@ -799,9 +796,13 @@ static void agent_notify(struct agent *a, const struct ctl_msg *m)
 		 * initiation beat this NOTIFY and was dropped, we start. */
 		/* A peer that changed (came back after a restart, moved)
 		 * may have lost our session: a fresh handshake costs one
-		 * round trip and loses nothing. */
-		if (p && m->notify_kind == CTL_NOTIFY_PEER_CHANGED && p->wp->kp_cur)
-			wg_peer_send_initiation(p->wp, false);
+		 * round trip. */
+		if (p && m->notify_kind == CTL_NOTIFY_PEER_CHANGED && p->wp->kp_cur) {
+			/* Its keys may be gone: stop using ours, and start
+			 * over (at once, or when §6.1's rate limit allows). */
+			wg_peer_clear_keypairs(p->wp);
+			wg_peer_send_initiation(p->wp, true);
+		}
 		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)
 			for (unsigned i = 0; i < 16; i++)
 				if (!memcmp(a->early[i].pub, p->pub, 32) &&
@@ -834,12 +835,31 @@ static void agent_control(struct agent *a, const uint8_t *pkt, size_t len)
 	a->server_last_rx = agent_now(a);
 	a->server_ok = true;
 	if (m.type == CTL_NOTIFY) {
+		dp_log(LOG_VERBOSE, "notify %s about %s", ctl_notify_name(m.notify_kind),
+		       m.name[0] ? m.name : "?");
 		if (a->state == AGENT_RUNNING)
 			agent_notify(a, &m);
 		return;
 	}
 	if (!(r = agent_req_find(a, m.request_id)))
 		return;		/* a late duplicate */
+	dp_log(LOG_VERBOSE, "answer %s to request %llu (purpose %u)%s%s",
+	       ctl_type_name(m.type), (unsigned long long)m.request_id, r->purpose,
+	       m.type == CTL_ERROR ? ": " : "", m.type == CTL_ERROR ? m.error_msg : "");
+	if (m.type == CTL_ERROR && m.error_code == CTL_ERR_NOT_REGISTERED &&
+	    r->purpose != REQ_JOIN && r->purpose != REQ_RECONNECT &&
+	    r->purpose != REQ_LOGOUT) {
+		/* The server forgot our session (it restarted): the request
+		 * waits while we register again, then goes once more. */
+		r->held = true;
+		r->deadline = agent_now(a) + AGENT_REQ_LIFETIME;
+		if (a->state == AGENT_RUNNING) {
+			a->state = AGENT_CONNECTING;
+			a->resync = true;
+		}
+		agent_send_register(a, REQ_RECONNECT, NULL);
+		return;
+	}
 	agent_answer(a, r, &m);
 	agent_req_done(r);
 }
@@ -882,6 +902,7 @@ static struct wg_peer *agent_unknown_peer(void *ctx, const uint8_t pub[32])
 	memcpy(a->early[a->early_next].pub, pub, 32);
 	a->early[a->early_next].when = now;
 	a->early_next = (a->early_next + 1) % 16;
+	dp_log(LOG_VERBOSE, "initiation from an unknown key: asking the server");
 	if (a->state != AGENT_RUNNING)
 		return NULL;
 	if (now - a->key_lookup_window >= NSEC_PER_SEC) {
@@ -938,7 +959,7 @@ static void agent_expire_requests(struct agent *a, uint64_t now)
 			agent_req_done(r);
 			continue;
 		}
-		if (now >= r->next_send) {
+		if (!r->held && now >= r->next_send) {
 			agent_ctl_send(a, r->wire, r->len);
 			r->sends++;
 			r->next_send = now + AGENT_RESEND;

@@ -85,6 +85,7 @@ struct agent_req {
 	uint64_t id;
 	uint64_t next_send, deadline;
 	unsigned sends;
+	bool held;			/* waits for us to register again */
 	size_t len;
 	uint8_t wire[CTL_MAX_MSG];
 	struct local_conn *waiter;	/* a CLI request waiting for it */

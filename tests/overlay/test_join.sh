@@ -87,9 +87,12 @@ wt_assert_gt "iperf3 a -> b moved data" "$bytes" 1000000
 wt_log "iperf3 a -> b: $(awk -v b="$bps" 'BEGIN { printf "%.0f Mbit/s", b / 1e6 }')"
 
 # Refused tokens.
+key_ids() { ovs keys list --json | tr ',' '\n' | sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' | sort; }
 ov_token EXP --network lab --expires 1s
+ids_before=$(key_ids)
 ov_token REV --network lab --reusable
-rev_id=$(ovs keys list --json | tr ',' '\n' | sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' | tail -n 1)
+rev_id=$(comm -13 <(echo "$ids_before") <(key_ids))
+[[ "$rev_id" =~ ^[0-9a-f]{16}$ ]] || wt_fail "cannot find the new key's id: '$rev_id'"
 ovs keys revoke "$rev_id" >/dev/null || wt_fail "keys revoke $rev_id"
 sleep 1.5
 out=$(ovw d up --token "$EXP" 2>&1)
