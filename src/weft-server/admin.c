@@ -422,6 +422,16 @@ void admin_tick(struct admin *a)
 
 /* --- client --- */
 
+/* Who the client talks to, for its messages (admin_client_names). */
+static const char *admin_peer_name = "weft-server";
+static const char *admin_peer_start = "weft-server serve";
+
+void admin_client_names(const char *peer, const char *how_to_start)
+{
+	admin_peer_name = peer;
+	admin_peer_start = how_to_start;
+}
+
 static int admin_connect(const char *path, char *err, size_t errlen)
 {
 	struct timeval tv = { .tv_sec = ADMIN_CLIENT_TIMEOUT_S };
@@ -443,13 +453,13 @@ static int admin_connect(const char *path, char *err, size_t errlen)
 	r = -errno;
 	close(fd);
 	if (r == -ENOENT || r == -ECONNREFUSED) {
-		snprintf(err, errlen, "weft-server is not running (no answer on %s); "
-			 "start it with: weft-server serve", path);
+		snprintf(err, errlen, "%s is not running (no answer on %s); "
+			 "start it with: %s", admin_peer_name, path, admin_peer_start);
 		return -ECONNREFUSED;
 	}
 	if (r == -EACCES || r == -EPERM)
 		snprintf(err, errlen, "cannot connect to %s: permission denied; run "
-			 "this as the user weft-server runs as (or root)", path);
+			 "this as the user %s runs as (or root)", path, admin_peer_name);
 	else
 		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(-r));
 	return r;
@@ -479,7 +489,7 @@ static int admin_send(int fd, const char *command, struct json_object *args,
 	if (r == 0 && write(fd, "\n", 1) != 1)
 		r = -errno;
 	if (r)
-		snprintf(err, errlen, "cannot send the request to weft-server: %s",
+		snprintf(err, errlen, "cannot send the request to %s: %s", admin_peer_name,
 			 strerror(-r));
 	json_object_put(req);
 	return r;
@@ -510,10 +520,11 @@ static int admin_receive(int fd, struct json_object **resp, char *err, size_t er
 	json_object_put(*resp);
 	*resp = NULL;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		snprintf(err, errlen, "weft-server did not answer within %ds; check "
-			 "its log", ADMIN_CLIENT_TIMEOUT_S);
+		snprintf(err, errlen, "%s did not answer within %ds; check "
+			 "its log", admin_peer_name, ADMIN_CLIENT_TIMEOUT_S);
 	else
-		snprintf(err, errlen, "weft-server sent no usable answer; check its log");
+		snprintf(err, errlen, "%s sent no usable answer; check its log",
+			 admin_peer_name);
 	return -EPROTO;
 }
 
@@ -532,7 +543,8 @@ int admin_call(const char *path, const char *command, struct json_object *args,
 	if (r == 0 && (r = admin_receive(fd, &resp, err, errlen)) == 0) {
 		if (!json_object_object_get_ex(resp, "ok", &ok) ||
 		    !json_object_is_type(ok, json_type_boolean)) {
-			snprintf(err, errlen, "weft-server sent an answer without \"ok\"");
+			snprintf(err, errlen, "%s sent an answer without \"ok\"",
+				 admin_peer_name);
 			r = -EPROTO;
 		} else if (json_object_get_boolean(ok)) {
 			if (json_object_object_get_ex(resp, "result", &v))
@@ -540,7 +552,7 @@ int admin_call(const char *path, const char *command, struct json_object *args,
 		} else {
 			json_object_object_get_ex(resp, "error", &v);
 			snprintf(err, errlen, "%s", v && json_object_is_type(v, json_type_string)
-				 ? json_object_get_string(v) : "weft-server refused the request");
+				 ? json_object_get_string(v) : "the request was refused");
 			r = -EPROTO;
 		}
 		json_object_put(resp);

@@ -80,5 +80,9 @@ struct json_object *admin_error(const char *fmt, ...)
  * negative errnos for local failures. */
 int admin_call(const char *path, const char *command, struct json_object *args,
 	       struct json_object **result, char *err, size_t errlen);
+/* The name the client's messages give the other side and the command
+ * that starts it (default "weft-server", "weft-server serve"); the node
+ * CLI sets "weftd". */
+void admin_client_names(const char *peer, const char *how_to_start);
 
 #endif

@@ -59,16 +59,7 @@ static int call(const char *command, struct json_object *args,
 	int r = admin_call(sock_path, command, args, result, err, sizeof(err));
 
 	json_object_put(args);
-	if (r == -ECONNREFUSED) {
-		fprintf(stderr, "weft: weftd is not running (no answer on %s); "
-			"start it with: weftd -d\n", sock_path);
-		return 1;
-	}
 	if (r) {
-		/* The shared client names the server in its own failures. */
-		char *s = strstr(err, "weft-server");
-		if (s && r != -EPROTO)
-			memcpy(s, "weftd      ", 11);
 		fprintf(stderr, "weft: %s\n", err);
 		return 1;
 	}
@@ -350,6 +341,7 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	sock_path = getenv("WEFT_SOCKET") ? getenv("WEFT_SOCKET") : DEFAULT_SOCKET;
+	admin_client_names("weftd", "weftd -d");
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
 			sock_path = argv[i + 1];

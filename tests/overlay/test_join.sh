@@ -103,6 +103,10 @@ fake=$(sed 's/^\(weft1:.\{10\}\)./\1A/' <<<"$REUSE")
 [[ "$fake" == "$REUSE" ]] && fake=$(sed 's/^\(weft1:.\{10\}\)./\1B/' <<<"$REUSE")
 out=$(ovw d up --token "weft1:garbage" 2>&1)
 ov_assert_has "a malformed token is refused before anything is sent" 'invalid token' "$out"
+nowhere="${REUSE%:192.0.2.1:7000}:192.0.2.99:7000"
+[[ "$nowhere" != "$REUSE" ]] || wt_fail "unexpected token form: $REUSE"
+out=$(ovw d up --token "$nowhere" 2>&1)
+ov_assert_has "an unreachable server: a clear error after the wait" 'no answer from the server at 192\.0\.2\.99:7000' "$out"
 wt_assert_eq "the refused node has no node.conf" no "$([[ -e ${OV_STATE[d]}/node.conf ]] && echo yes || echo no)"
 out=$(ovw d up 2>&1)
 ov_assert_has "up without a token before any join explains what to do" 'weft up --token' "$out"
