@@ -31,7 +31,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 # The local-socket client (one JSON request, one answer) is shared with
 # weft-server's admin CLI.
 ADMIN_OBJ = $(addprefix $(BUILD)/src/weft-server/,admin.o log.o when.o)
-$(CLI_OBJ): CFLAGS += -Isrc/weft-server
+$(CLI_OBJ) $(AGENT_OBJ): CFLAGS += -Isrc/weft-server
 SRV_SRC  = $(wildcard src/weft-server/*.c)
 SRV_OBJ  = $(SRV_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
@@ -56,7 +56,7 @@ weft-wg weft-server weftd weft: %: $(BUILD)/%
 $(BUILD)/weft-wg: $(WG_OBJ) $(DP_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/weftd: $(AGENT_OBJ) $(DP_OBJ) $(LIB)
+$(BUILD)/weftd: $(AGENT_OBJ) $(DP_OBJ) $(ADMIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
 
 $(BUILD)/weft: $(CLI_OBJ) $(ADMIN_OBJ) $(LIB)

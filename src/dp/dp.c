@@ -7,6 +7,7 @@
 #include "dp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
@@ -568,4 +569,45 @@ void dp_close(struct dp *d)
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
+}
+
+/* Detaches: the parent waits for the child's verdict on setup, so a
+ * failure is reported by the command the user ran, with its exit code. */
+int dp_daemonize(int *report_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 1;
+		_exit(c);
+	}
+	close(p[0]);
+	setsid();
+	*report_fd = p[1];
+	return 0;
+}
+
+void dp_detach_report(int report_fd, bool ok)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (ok && fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (write(report_fd, ok ? "\0" : "\1", 1) < 0)
+		_exit(1);
+	close(report_fd);
 }

@@ -93,6 +93,12 @@ void dp_tun_write_packet(struct dp *d, const uint8_t *pkt, size_t len);
 /* Sends what dp_send gathered (the loop does it after every event). */
 void dp_flush(struct dp *d);
 
+/* Forks; the parent exits with the child's verdict, which the child
+ * gives with dp_detach_report once set up (ok: stdio goes to /dev/null).
+ * -1 when it cannot fork. */
+int dp_daemonize(int *report_fd);
+void dp_detach_report(int report_fd, bool ok);
+
 void dp_set_log_level(int level);
 int dp_log_level(void);
 void dp_log(int level, const char *fmt, ...)

@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "clock.h"
 #include "encoding.h"
 #include "weftd.h"
@@ -137,26 +138,19 @@ static void local_send(struct agent *a, struct local_conn *c,
 void local_reply_ok(struct agent *a, struct local_conn *c,
 		    struct json_object *result)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "result", result);
-	local_send(a, c, o);
+	local_send(a, c, admin_ok(result));
 }
 
 void local_reply_error(struct agent *a, struct local_conn *c,
 		       const char *fmt, ...)
 {
-	struct json_object *o = json_object_new_object();
 	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	local_send(a, c, o);
+	local_send(a, c, admin_error("%s", msg));
 }
 
 static void local_accept(struct agent *a)

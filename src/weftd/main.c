@@ -189,26 +189,6 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static int daemonize(int *report_fd)
-{
-	int p[2];
-	pid_t pid;
-	char c = 1;
-
-	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
-		return -1;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			c = 1;
-		_exit(c);
-	}
-	close(p[0]);
-	setsid();
-	*report_fd = p[1];
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -286,7 +266,7 @@ int main(int argc, char **argv)
 			mkdir_p(dir, 0755);
 		}
 	}
-	if (detach && daemonize(&report) < 0) {
+	if (detach && dp_daemonize(&report) < 0) {
 		fprintf(stderr, "weftd: cannot detach: %s\n", strerror(errno));
 		return 1;
 	}
@@ -298,24 +278,14 @@ int main(int argc, char **argv)
 	    agent_start(&a, why, sizeof(why)) < 0) {
 		fprintf(stderr, "weftd: %s\n", why);
 		local_close(&a);
-		if (report >= 0 && write(report, "\1", 1) < 0)
-			return 1;
+		if (report >= 0)
+			dp_detach_report(report, false);
 		return 1;
 	}
 	dp_log(LOG_INFO, "interface %s up, UDP port %u, control socket %s, state %s",
 	       a.dp.ifname, a.dp.port, a.socket_path, agent_state_name(a.state));
-	if (report >= 0) {
-		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		if (write(report, "\0", 1) < 0)
-			return 1;
-		close(report);
-	}
+	if (report >= 0)
+		dp_detach_report(report, true);
 	dp_loop(&a.dp);
 	dp_log(LOG_INFO, "shutting down %s", a.dp.ifname);
 	agent_stop(&a);

@@ -125,43 +125,6 @@ static int wgd_print_stats(const char *ifname)
 	return 0;
 }
 
-/* Detaches: the parent waits for the child's verdict on setup, so a
- * failure is reported by the command the user ran, with its exit code. */
-static int wgd_daemonize(int *report_fd)
-{
-	int p[2];
-	pid_t pid;
-	char c = 1;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			c = 1;
-		_exit(c);
-	}
-	close(p[0]);
-	setsid();
-	*report_fd = p[1];
-	return 0;
-}
-
-static void wgd_detach_stdio(void)
-{
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -203,23 +166,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	noise_init();
-	if (!foreground && wgd_daemonize(&report) < 0) {
+	if (!foreground && dp_daemonize(&report) < 0) {
 		fprintf(stderr, "weft-wg: cannot detach: %s\n", strerror(errno));
 		return 1;
 	}
 	if (wgd_setup(&w, why, sizeof(why)) < 0) {
 		fprintf(stderr, "weft-wg: %s\n", why);
-		if (report >= 0 && write(report, "\1", 1) < 0)
-			return 1;
+		if (report >= 0)
+			dp_detach_report(report, false);
 		return 1;
 	}
 	wgd_log(LOG_VERBOSE, "interface %s is up (UAPI %s)", w.dp.ifname, w.uapi_path);
-	if (report >= 0) {
-		wgd_detach_stdio();
-		if (write(report, "\0", 1) < 0)
-			return 1;
-		close(report);
-	}
+	if (report >= 0)
+		dp_detach_report(report, true);
 	dp_loop(&w.dp);
 	wgd_teardown(&w);
 	return 0;

@@ -138,3 +138,26 @@ ov_assert_has() {
 
 # ov_peer_known NAME PEERNAME: NAME's weftd lists PEERNAME among its peers.
 ov_peer_known() { ovw "$1" status --json | grep -Eq "\"name\": *\"$2[.\"]"; }
+
+# ov_setup NETWORK: the LAN, a running server, NETWORK made, and a reusable
+# key for it in REUSE.
+ov_setup() {
+	ov_lan
+	ov_server_init
+	ov_server_start
+	ovs networks create "$1" >/dev/null || wt_fail "networks create $1"
+	ov_token REUSE --network "$1" --reusable
+}
+
+# ov_nodes NAME...: one node per NAME (192.0.2.11, .12, ...),
+# each joined with $REUSE as "node-NAME"; V4[NAME] holds its address.
+declare -A V4
+ov_nodes() {
+	local i=11 x
+	for x in "$@"; do
+		ov_node "$x" "$i"
+		ovw "$x" up --token "$REUSE" --hostname "node-$x" >/dev/null || wt_fail "$x joins"
+		V4[$x]=$(ov_ip "$x")
+		i=$((i + 1))
+	done
+}

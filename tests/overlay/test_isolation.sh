@@ -22,7 +22,7 @@ ov_node b1 13
 ov_node b2 14
 for x in r1 r2; do ovw $x up --token "$RED" --hostname "$x" >/dev/null || wt_fail "$x joins red"; done
 for x in b1 b2; do ovw $x up --token "$BLUE" --hostname "$x" >/dev/null || wt_fail "$x joins blue"; done
-declare -A V4 V6
+declare -A V6
 for x in r1 r2 b1 b2; do V4[$x]=$(ov_ip $x -4); V6[$x]=$(ov_ip $x -6); done
 wt_assert_eq "overlapping networks hand out the same first address" "${V4[r1]}" "${V4[b1]}"
 

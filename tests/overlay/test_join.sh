@@ -8,11 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 wt_init join
 
-ov_lan
-ov_server_init
-ov_server_start
-ovs networks create lab >/dev/null || wt_fail "networks create"
-ov_token REUSE --network lab --reusable
+ov_setup lab
 ov_token ONCE --network lab
 
 ov_node a 11
@@ -34,7 +30,7 @@ ov_assert_has "a used one-off key is refused with a reason" \
 st=$(ovw d status --json)
 ov_assert_has "the refused node stays without identity" '"state": *"needs-login"' "$st"
 
-declare -A V4 V6
+declare -A V6
 for n in a b c; do
 	V4[$n]=$(ov_ip $n -4) || wt_fail "weft ip -4 on $n"
 	V6[$n]=$(ov_ip $n -6) || wt_fail "weft ip -6 on $n"

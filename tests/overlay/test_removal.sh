@@ -7,18 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 wt_init removal
 
-ov_lan
-ov_server_init
-ov_server_start
-ovs networks create lab >/dev/null || wt_fail "networks create"
-ov_token REUSE --network lab --reusable
-declare -A V4
-for n in a b c d; do
-	case $n in a) i=11 ;; b) i=12 ;; c) i=13 ;; d) i=14 ;; esac
-	ov_node $n $i
-	ovw $n up --token "$REUSE" --hostname "node-$n" >/dev/null || wt_fail "$n joins"
-	V4[$n]=$(ov_ip $n)
-done
+ov_setup lab
+ov_nodes a b c d
 # Everyone talks to c and d, so they know them.
 for x in a b; do
 	for y in c d; do

@@ -7,19 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 wt_init restart
 
-ov_lan
-ov_server_init
-ov_server_start
-ovs networks create lab >/dev/null || wt_fail "networks create"
-ov_token REUSE --network lab --reusable
-declare -A V4
-n=11
-for x in a b c; do
-	ov_node $x $n
-	ovw $x up --token "$REUSE" --hostname "node-$x" >/dev/null || wt_fail "$x joins"
-	V4[$x]=$(ov_ip $x)
-	n=$((n + 1))
-done
+ov_setup lab
+ov_nodes a b c
 wt_assert "a reaches b" ov_ping a "${V4[b]}"
 before_nodes=$(ovs nodes list --json | tr ',' '\n' | grep -E '"(name|ipv4|ipv6)"' | sort)
 before_keys=$(ovs keys list --json | tr ',' '\n' | grep -E '"id"' | sort)
