@@ -50,7 +50,9 @@ static const struct cli_cmd main_cmds[] = {
 	  "                               the foreground\n"
 	  "  --ephemeral-timeout DURATION remove nodes joined with an ephemeral key\n"
 	  "                               once nothing came from them for this long\n"
-	  "                               (90s, 30m, 12h, 1h30m; default 10m)\n"
+	  "                               (90s, 30m, 12h, 1h30m; default 10m); keep\n"
+	  "                               it above weftd's 25 s keepalive, or idle\n"
+	  "                               but running nodes are removed too\n"
 	  "  --log-level LEVEL            debug, info (default), warn or error\n",
 	  0, 0, { "--check", "--foreground", "--ephemeral-timeout=", "--log-level=" },
 	  main_serve },
