@@ -20,7 +20,7 @@
 
 #define AGENT_MAX_REQS     256	/* control requests in flight */
 #define AGENT_QUEUE_PKTS   32	/* packets held per unresolved destination */
-#define AGENT_MAX_LOOKUPS  1024	/* destinations being resolved at once */
+#define AGENT_MAX_LOOKUPS  256	/* destinations being resolved at once */
 #define AGENT_LOOKUP_TTL   (5 * NSEC_PER_SEC)	/* give up, send ICMP */
 #define AGENT_NEGATIVE_TTL (5 * NSEC_PER_SEC)	/* remember "no such node" */
 #define AGENT_REQ_LIFETIME (10 * NSEC_PER_SEC)
