@@ -90,6 +90,9 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	" network_id INTEGER NOT NULL,"
 	" reason TEXT NOT NULL,"
 	" removed INTEGER NOT NULL);",
+	/* 2 -> 3: the ephemeral reaper pages through ephemeral nodes by id;
+	 * without this it walks every node (11 ms at 100 000 nodes). */
+	"CREATE INDEX IF NOT EXISTS nodes_ephemeral_id ON nodes(id) WHERE ephemeral = 1;",
 };
 
 #define NET_COLS  "id, name, ifnull(prefix4, ''), ifnull(prefix6, ''), created"

@@ -41,7 +41,7 @@
 
 #include "ipam.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 #define STORE_NAME_SIZE      IPAM_NAME_SIZE

@@ -57,7 +57,18 @@ struct interest {
 	uint8_t pub[32];
 	struct watcher *watchers;
 	size_t n, cap;
+	uint32_t *index;		/* open addressing: position + 1, 0 empty */
+	size_t index_mask;
 	struct interest *next;
+};
+
+/* Networks never change name or prefixes, and their ids are never reused
+ * (AUTOINCREMENT): what answers need of one is kept here. */
+#define CONTROL_NETCACHE 64
+struct control_net {
+	int64_t id;			/* 0 = empty */
+	char name[STORE_NAME_SIZE];
+	uint8_t len4, len6;
 };
 
 /* An audit entry written with the next flush (see control_audit_later). */
@@ -76,6 +87,7 @@ struct provisional {
 
 struct control {
 	struct store *st;
+	struct control_net netcache[CONTROL_NETCACHE];
 	struct wg_device *dev;
 	int fd;
 	struct sess *by_key[CONTROL_BUCKETS], *by_id[CONTROL_BUCKETS];
@@ -230,16 +242,49 @@ static struct interest *control_interest(struct control *c, int64_t id,
 }
 
 /* Records that watcher knows target; returns its entry (NULL: no memory). */
+static size_t control_widx(int64_t id, size_t mask)
+{
+	return (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 32) & mask;
+}
+
+/* Rebuilds the watcher index for cap entries (load factor <= 1/2), so a
+ * node watched by thousands is still found in O(1). */
+static bool control_windex_grow(struct interest *i, size_t cap)
+{
+	size_t size = 16, mask;
+	uint32_t *idx;
+
+	while (size < 2 * cap)
+		size *= 2;
+	if (!(idx = calloc(size, sizeof(*idx))))
+		return false;
+	mask = size - 1;
+	for (size_t k = 0; k < i->n; k++) {
+		size_t h = control_widx(i->watchers[k].node_id, mask);
+		while (idx[h])
+			h = (h + 1) & mask;
+		idx[h] = (uint32_t)(k + 1);
+	}
+	free(i->index);
+	i->index = idx;
+	i->index_mask = mask;
+	return true;
+}
+
+/* Records that watcher knows target; returns its entry (NULL: no memory). */
 static struct watcher *control_watch(struct control *c, int64_t target,
 				     const uint8_t target_pub[32], int64_t watcher)
 {
 	struct interest *i = control_interest(c, target, target_pub);
+	size_t h;
 
 	if (!i)
 		return NULL;
-	for (size_t k = 0; k < i->n; k++)
-		if (i->watchers[k].node_id == watcher)
-			return &i->watchers[k];
+	if (i->index)
+		for (h = control_widx(watcher, i->index_mask); i->index[h];
+		     h = (h + 1) & i->index_mask)
+			if (i->watchers[i->index[h] - 1].node_id == watcher)
+				return &i->watchers[i->index[h] - 1];
 	if (i->n == i->cap) {
 		size_t cap = i->cap ? 2 * i->cap : 4;
 		struct watcher *w = realloc(i->watchers, cap * sizeof(*w));
@@ -247,8 +292,14 @@ static struct watcher *control_watch(struct control *c, int64_t target,
 			return NULL;
 		i->watchers = w;
 		i->cap = cap;
+		if (!control_windex_grow(i, cap))
+			return NULL;
 	}
 	i->watchers[i->n] = (struct watcher){ .node_id = watcher };
+	for (h = control_widx(watcher, i->index_mask); i->index[h];
+	     h = (h + 1) & i->index_mask)
+		;
+	i->index[h] = (uint32_t)(i->n + 1);
 	return &i->watchers[i->n++];
 }
 
@@ -262,6 +313,7 @@ static void control_unwatch_all(struct control *c, int64_t id)
 		return;
 	*pp = i->next;
 	free(i->watchers);
+	free(i->index);
 	free(i);
 }
 
@@ -359,13 +411,33 @@ static void control_audit_later(struct control *c, const struct sess *s,
 }
 
 /* The network's name for log lines ("?" when it cannot be read). */
+/* A network's name and prefix lengths, from the cache or the store. */
+static const struct control_net *control_net(struct control *c, int64_t id)
+{
+	struct control_net *e = &c->netcache[(uint64_t)id % CONTROL_NETCACHE];
+	struct store_network net;
+	struct ipam_prefix p4 = { 0 }, p6 = { 0 };
+	char err[128];
+
+	if (e->id == id)
+		return e;
+	if (store_network_get_id(c->st, id, &net) ||
+	    ipam_prefix_parse(net.prefix4, &p4, err) ||
+	    ipam_prefix_parse(net.prefix6, &p6, err))
+		return NULL;
+	e->id = id;
+	snprintf(e->name, sizeof(e->name), "%s", net.name);
+	e->len4 = (uint8_t)p4.len;
+	e->len6 = (uint8_t)p6.len;
+	return e;
+}
+
 static void control_net_name(struct control *c, int64_t id,
 			     char out[STORE_NAME_SIZE])
 {
-	struct store_network net;
+	const struct control_net *net = control_net(c, id);
 
-	snprintf(out, STORE_NAME_SIZE, "%s",
-		 store_network_get_id(c->st, id, &net) ? "?" : net.name);
+	snprintf(out, STORE_NAME_SIZE, "%s", net ? net->name : "?");
 }
 
 /* --- node records into messages --- */
@@ -423,25 +495,21 @@ static void control_parse_endpoints(struct ctl_msg *m, const char *text)
 static bool control_fill_node(struct control *c, struct ctl_msg *m,
 			      const struct store_node *n)
 {
-	struct store_network net;
-	struct ipam_prefix p4 = { 0 }, p6 = { 0 };
+	const struct control_net *net = control_net(c, n->network_id);
 	struct wg_peer *peer = wg_peer_find(c->dev, n->public_key);
 	uint8_t a4[16];
 	int f4, f6;
-	char err[128];
 
-	if (store_network_get_id(c->st, n->network_id, &net) ||
+	if (!net ||
 	    ipam_addr_parse(n->ipv4, &f4, a4) || f4 != AF_INET ||
-	    ipam_addr_parse(n->ipv6, &f6, m->ipv6.addr) || f6 != AF_INET6 ||
-	    ipam_prefix_parse(net.prefix4, &p4, err) ||
-	    ipam_prefix_parse(net.prefix6, &p6, err))
+	    ipam_addr_parse(n->ipv6, &f6, m->ipv6.addr) || f6 != AF_INET6)
 		return false;
 	memcpy(m->ipv4.addr, a4, 4);
 	m->node_id = (uint64_t)n->id;
 	memcpy(m->public_key, n->public_key, 32);
-	m->ipv4.len = (uint8_t)p4.len;
-	m->ipv6.len = (uint8_t)p6.len;
-	snprintf(m->name, sizeof(m->name), "%s.%s.weft", n->name, net.name);
+	m->ipv4.len = net->len4;
+	m->ipv6.len = net->len6;
+	snprintf(m->name, sizeof(m->name), "%s.%s.weft", n->name, net->name);
 	m->present |= CTL_HAS(CTL_T_NODE_ID) | CTL_HAS(CTL_T_PUBLIC_KEY) |
 		      CTL_HAS(CTL_T_IPV4) | CTL_HAS(CTL_T_IPV6) |
 		      CTL_HAS(CTL_T_NAME);
@@ -791,12 +859,13 @@ static void control_lookup(struct control *c, struct wg_peer *peer,
 	 * target hears first, so that it knows the caller before the
 	 * caller's handshake (which our answer starts) reaches it. */
 	control_watch(c, t.id, t.public_key, s->node_id);
-	if (!store_node_get(c->st, s->node_id, &self) &&
-	    (w = control_watch(c, s->node_id, self.public_key, t.id)) &&
+	if ((w = control_watch(c, s->node_id, s->pub, t.id)) &&
 	    /* A node asking again and again (a load, or a retry loop)
 	     * pushes at most once per REKEY_TIMEOUT: a handshake takes
 	     * no longer. */
-	    (!w->notified || c->dev->now - w->notified >= REKEY_TIMEOUT)) {
+	    (!w->notified || c->dev->now - w->notified >= REKEY_TIMEOUT) &&
+	    /* Our own record only when the target is there to hear it. */
+	    control_sess_id(c, t.id) && !store_node_get(c->st, s->node_id, &self)) {
 		w->notified = c->dev->now;
 		control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
 	}

@@ -324,8 +324,8 @@ static void test_removed_keys(struct store *s, int64_t net)
 	      "the store itself does not refuse the key (the control plane does)");
 }
 
-/* A version 1 database (before removed_keys) is brought to version 2 on
- * open, keeping its data. */
+/* A version 1 database (before removed_keys and the reaper's index) is
+ * brought to the current version on open, keeping its data. */
 static void test_migrate_v1(void)
 {
 	struct store_removed_key rk;
@@ -337,15 +337,17 @@ static void test_migrate_v1(void)
 
 	sqlite3_open(path, &db);
 	CHECK(sqlite3_exec(db, "DROP TABLE removed_keys;"
+			   " DROP INDEX nodes_ephemeral_id;"
 			   " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
 			   NULL, NULL, NULL) == SQLITE_OK, "made a version 1 database: %s",
 	      sqlite3_errmsg(db));
 	sqlite3_close(db);
 	if (!(s = open_store()))
 		return;
-	CHECK(store_schema_version(s, &version) == 0 && version == 2 &&
-	      count_rows("SELECT count(*) FROM sqlite_master WHERE name = 'removed_keys'") == 1,
-	      "migrated 1 -> 2 (schema %d)", version);
+	CHECK(store_schema_version(s, &version) == 0 && version == STORE_SCHEMA_VERSION &&
+	      count_rows("SELECT count(*) FROM sqlite_master WHERE name = 'removed_keys'") == 1 &&
+	      count_rows("SELECT count(*) FROM sqlite_master WHERE name = 'nodes_ephemeral_id'") == 1,
+	      "migrated 1 -> %d (schema %d)", STORE_SCHEMA_VERSION, version);
 	CHECK(store_network_get(s, "robots", &net) == 0 &&
 	      store_node_get_name(s, net.id, "robot", &n) == 0, "migration kept the nodes");
 	CHECK(store_removed_key_get(s, n.public_key, &rk) == -ENOENT &&
@@ -353,7 +355,7 @@ static void test_migrate_v1(void)
 	      store_removed_key_get(s, n.public_key, &rk) == 0, "the new table works");
 	store_close(s);
 	s = open_store();
-	CHECK(s && store_schema_version(s, &version) == 0 && version == 2 &&
+	CHECK(s && store_schema_version(s, &version) == 0 && version == STORE_SCHEMA_VERSION &&
 	      count_rows("SELECT count(*) FROM removed_keys") == 1, "reopen: no second migration");
 	store_close(s);
 }
@@ -659,7 +661,8 @@ int main(void)
 	store_close(s);
 	test_migrate_v1();
 
-	s = open_store();
+	if (!(s = open_store()))
+		return cleanup(), check_done();
 	CHECK(store_meta_get(s, STORE_META_ULA, ula2, sizeof(ula2)) == 0 && strcmp(ula, ula2) == 0,
 	      "reopen: same ULA");
 	CHECK(store_network_get(s, "robots", &robots) == 0 &&
