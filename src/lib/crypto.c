@@ -82,9 +82,36 @@ bool crypto_x25519_public(uint8_t pub[32], const uint8_t priv[32])
 	return ok;
 }
 
+/* A key pair object from both halves: importing the private key alone
+ * makes OpenSSL derive its public key, a second scalar multiplication
+ * that costs as much as the DH itself. */
+static EVP_PKEY *crypto_x25519_pair(const uint8_t priv[32], const uint8_t pub[32])
+{
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+	EVP_PKEY *k = NULL;
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY,
+						      (void *)priv, 32);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+						      (void *)pub, 32);
+	params[2] = OSSL_PARAM_construct_end();
+	if (ctx && EVP_PKEY_fromdata_init(ctx) == 1)
+		EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params);
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
+
 bool crypto_dh(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
 {
-	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	return crypto_dh_pair(out, priv, NULL, pub);
+}
+
+bool crypto_dh_pair(uint8_t out[32], const uint8_t priv[32],
+		    const uint8_t *priv_pub, const uint8_t pub[32])
+{
+	EVP_PKEY *k = priv_pub ? crypto_x25519_pair(priv, priv_pub) :
+		EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
 	EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
 	EVP_PKEY_CTX *ctx = NULL;
 	size_t len = 32;

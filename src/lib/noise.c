@@ -46,7 +46,8 @@ void noise_handshake_precompute(struct noise_handshake *hs,
 				const struct noise_local *l)
 {
 	if (!l->has_key ||
-	    !crypto_dh(hs->precomputed_ss, l->private_key, hs->remote_static))
+	    !crypto_dh_pair(hs->precomputed_ss, l->private_key, l->public_key,
+			    hs->remote_static))
 		memset(hs->precomputed_ss, 0, 32);
 }
 
@@ -62,6 +63,7 @@ void noise_handshake_init(struct noise_handshake *hs,
 void noise_handshake_clear(struct noise_handshake *hs)
 {
 	crypto_wipe(hs->ephemeral_private, 32);
+	memset(hs->ephemeral_public, 0, 32);
 	crypto_wipe(hs->remote_ephemeral, 32);
 	crypto_wipe(hs->hash, 32);
 	crypto_wipe(hs->chaining_key, 32);
@@ -96,12 +98,13 @@ static void noise_mix_ephemeral(uint8_t ck[32], uint8_t hash[32],
 	noise_mix_hash(hash, e, 32);
 }
 
-/* (ck, k) = KDF2(ck, DH(priv, pub)); false for a small-order point. */
+/* (ck, k) = KDF2(ck, DH(priv, pub)); false for a small-order point.
+ * priv_pub is priv's own public key (it spares OpenSSL deriving it). */
 static bool noise_mix_dh(uint8_t ck[32], uint8_t *key, const uint8_t priv[32],
-			 const uint8_t pub[32])
+			 const uint8_t priv_pub[32], const uint8_t pub[32])
 {
 	uint8_t dh[32];
-	bool ok = crypto_dh(dh, priv, pub);
+	bool ok = crypto_dh_pair(dh, priv, priv_pub, pub);
 
 	if (ok)
 		crypto_kdf(ck, key, NULL, ck, dh, 32);
@@ -180,7 +183,8 @@ bool noise_create_initiation(struct noise_handshake *hs,
 		goto out;
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* es */
-	if (!noise_mix_dh(ck, key, eph, hs->remote_static))
+	memcpy(hs->ephemeral_public, msg->ephemeral, 32);
+	if (!noise_mix_dh(ck, key, eph, msg->ephemeral, hs->remote_static))
 		goto out;
 	/* s */
 	if (!noise_seal(msg->static_enc, l->public_key, 32, hash, key))
@@ -219,7 +223,8 @@ bool noise_consume_initiation_begin(const struct noise_local *l,
 	memcpy(st->remote_ephemeral, msg->ephemeral, 32);
 	noise_mix_ephemeral(st->chaining_key, st->hash, msg->ephemeral);
 	/* es */
-	if (!noise_mix_dh(st->chaining_key, key, l->private_key, msg->ephemeral))
+	if (!noise_mix_dh(st->chaining_key, key, l->private_key, l->public_key,
+			  msg->ephemeral))
 		goto out;
 	/* s */
 	ok = noise_open(remote_static, msg->static_enc, sizeof(msg->static_enc),
@@ -290,10 +295,10 @@ bool noise_create_response(struct noise_handshake *hs,
 		goto out;
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* ee */
-	if (!noise_mix_dh(ck, NULL, eph, hs->remote_ephemeral))
+	if (!noise_mix_dh(ck, NULL, eph, msg->ephemeral, hs->remote_ephemeral))
 		goto out;
 	/* se */
-	if (!noise_mix_dh(ck, NULL, eph, hs->remote_static))
+	if (!noise_mix_dh(ck, NULL, eph, msg->ephemeral, hs->remote_static))
 		goto out;
 	/* psk */
 	noise_mix_psk(ck, hash, key, hs->psk);
@@ -326,10 +331,11 @@ bool noise_consume_response(struct noise_handshake *hs,
 	/* e */
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* ee */
-	if (!noise_mix_dh(ck, NULL, hs->ephemeral_private, msg->ephemeral))
+	if (!noise_mix_dh(ck, NULL, hs->ephemeral_private, hs->ephemeral_public,
+			  msg->ephemeral))
 		goto out;
 	/* se */
-	if (!noise_mix_dh(ck, NULL, l->private_key, msg->ephemeral))
+	if (!noise_mix_dh(ck, NULL, l->private_key, l->public_key, msg->ephemeral))
 		goto out;
 	/* psk */
 	noise_mix_psk(ck, hash, key, hs->psk);

@@ -41,6 +41,7 @@ struct noise_handshake {
 	uint8_t latest_timestamp[TAI64N_LEN];
 	uint64_t last_initiation_consumed;	/* monotonic ns, flood guard */
 	uint8_t ephemeral_private[32];
+	uint8_t ephemeral_public[32];
 	uint8_t remote_ephemeral[32];
 	uint8_t hash[32];
 	uint8_t chaining_key[32];

@@ -169,6 +169,9 @@ static void test_x25519_generate(void)
 	      crypto_dh(s1, a, bpub) && crypto_dh(s2, b, apub) &&
 	      memcmp(s1, s2, 32) == 0 && !crypto_is_zero(s1, 32),
 	      "x25519_generate: generated pair agrees on a shared secret");
+	CHECK(crypto_dh_pair(s2, a, apub, bpub) && memcmp(s1, s2, 32) == 0 &&
+	      crypto_dh_pair(s2, b, bpub, apub) && memcmp(s1, s2, 32) == 0,
+	      "crypto_dh_pair (public half given) agrees with crypto_dh");
 }
 
 /* ------------------------------------------------------------------ BLAKE2s */
