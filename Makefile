@@ -101,6 +101,12 @@ fuzz:
 bench: all
 	bench/run.sh
 
+# The control plane's figures: LOOKUP rate with 1 000 and 100 000 nodes,
+# and first packet to a fresh peer over 100 peers (root, namespaces).
+bench-control: all
+	bench/lookup.sh
+	bench/first_packet.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
@@ -108,5 +114,5 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz weft-wg weft-server weftd weft
 
-.PHONY: all check check-unit fuzz bench install clean
+.PHONY: all check check-unit fuzz bench bench-control install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
