@@ -989,15 +989,21 @@ static void agent_expire_lookups(struct agent *a, uint64_t now)
 static uint64_t agent_tick(struct dp *d)
 {
 	struct agent *a = (struct agent *)d;
-	uint64_t now = clock_mono_ns();
+	uint64_t now = d->dev->now;	/* the loop fed the clock just before */
 
-	clock_feed(d->dev);
 	if (a->server && a->server->last_handshake_real != a->server_last_hs) {
 		a->server_last_hs = a->server->last_handshake_real;
 		for (int i = 0; i < AGENT_MAX_REQS; i++)
 			if (a->reqs[i].used && a->reqs[i].sends > 1)
 				a->reqs[i].next_send = now;
+		a->next_scan = now;
 	}
+	/* Called before every wait, so once per batch of packets: the
+	 * tables are scanned only every AGENT_SCAN (the coarsest deadline
+	 * here is a 1 s resend), not on the data path. */
+	if (now < a->next_scan)
+		return a->next_scan;
+	a->next_scan = now + AGENT_SCAN;
 	agent_expire_requests(a, now);
 	agent_expire_lookups(a, now);
 	for (int i = 0; i < AGENT_MAX_PINGS; i++) {
@@ -1018,7 +1024,7 @@ static uint64_t agent_tick(struct dp *d)
 			agent_send_register(a, REQ_RECONNECT, NULL);
 	}
 	dp_flush(d);
-	return now + NSEC_PER_SEC / 4;
+	return a->next_scan;
 }
 
 static void agent_event(struct dp *d, uint64_t tag)

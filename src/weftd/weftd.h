@@ -27,6 +27,7 @@
 #define AGENT_HEARTBEAT    (20 * NSEC_PER_SEC)
 #define AGENT_ONLINE_TTL   (60 * NSEC_PER_SEC)	/* server answered within */
 #define AGENT_MAX_PINGS    64
+#define AGENT_SCAN         (NSEC_PER_SEC / 10)	/* timeouts checked this often */
 
 /* What node.conf records after a join (nodestate.c). */
 struct node_conf {
@@ -118,6 +119,7 @@ struct agent {
 	bool server_ok;			/* it answered; nothing overdue since */
 	uint64_t server_last_hs;	/* its peer's last handshake we acted on */
 	uint64_t next_heartbeat;
+	uint64_t next_scan;		/* agent_tick's next look at the tables */
 	uint64_t next_id;
 	bool resync;			/* re-LOOKUP known peers once registered */
 
