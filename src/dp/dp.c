@@ -323,8 +323,15 @@ static void dp_read_udp(struct dp *d, int fd)
 	if (n <= 0)
 		return;
 	clock_feed(d->dev);
-	for (int i = 0; i < n; i++)
-		wg_device_receive(d->dev, &from[i], dp_bufs[i], msgs[i].msg_len);
+	for (int i = 0; i < n; i++) {
+		const uint8_t *b = dp_bufs[i];
+		/* WireGuard's types are le32 1..4 */
+		if (d->host && d->host->datagram && msgs[i].msg_len >= 4 &&
+		    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3]))
+			d->host->datagram(d, &from[i], b, msgs[i].msg_len);
+		else
+			wg_device_receive(d->dev, &from[i], dp_bufs[i], msgs[i].msg_len);
+	}
 	gro_flush(&d->gro);
 }
 

@@ -36,6 +36,11 @@ struct dp_host {
 	/* Runs the host's due work; returns its next deadline (monotonic
 	 * ns, 0 = none).  Called before every wait: keep it cheap. */
 	uint64_t (*tick)(struct dp *d);
+	/* A datagram on the UDP sockets that is no WireGuard message
+	 * (a path probe, a STUN answer); optional: without it, the engine
+	 * drops and counts them. */
+	void (*datagram)(struct dp *d, const union wg_sockaddr *from,
+			 const uint8_t *buf, size_t len);
 	/* SIGHUP (SIGTERM and SIGINT stop the loop); optional. */
 	void (*hangup)(struct dp *d);
 };

@@ -114,6 +114,7 @@ struct wg_peer {
 	struct wg_staged staged[WG_MAX_STAGED];
 	unsigned staged_head, staged_count;
 	struct wg_peer *hash_next;	/* public key table chain */
+	void *user;			/* the host's own record, if any */
 	struct wg_peer *prev, *next;	/* device list, configuration order */
 };
 

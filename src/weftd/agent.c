@@ -151,6 +151,8 @@ static struct apeer *agent_peer_update(struct agent *a, const struct ctl_msg *m)
 		}
 		p->node_id = m->node_id;
 		memcpy(p->pub, m->public_key, 32);
+		p->wp->user = p;
+		p->best = -1;
 		p->next = a->peers;
 		a->peers = p;
 		a->n_peers++;
@@ -173,6 +175,7 @@ static struct apeer *agent_peer_update(struct agent *a, const struct ctl_msg *m)
 		agent_sockaddr(&p->endpoints[0], &ep);
 		wg_peer_set_endpoint(p->wp, &ep);
 	}
+	path_update(a, p);
 	return p;
 }
 
@@ -726,9 +729,11 @@ static void agent_answer(struct agent *a, struct agent_req *r,
 		for (l = a->lookups; l && l->req_id != r->id; l = l->next)
 			;
 		if (m->type == CTL_LOOKUP_OK) {
-			agent_peer_update(a, m);
+			p = agent_peer_update(a, m);
 			if (l)
 				agent_lookup_finish(a, l, 0);
+			if (p)
+				path_probe(a, p);
 		} else {
 			if (l)
 				agent_lookup_finish(a, l, m->error_code);
@@ -744,15 +749,18 @@ static void agent_answer(struct agent *a, struct agent_req *r,
 		}
 		break;
 	case REQ_LOOKUP_KEY:
-		if (m->type == CTL_LOOKUP_OK && (p = agent_peer_update(a, m)))
+		if (m->type == CTL_LOOKUP_OK && (p = agent_peer_update(a, m))) {
 			wg_peer_send_initiation(p->wp, false);
+			path_probe(a, p);
+		}
 		break;
 	case REQ_LOOKUP_NAME:
 		if (!r->waiter)
 			break;
-		if (m->type == CTL_LOOKUP_OK && (p = agent_peer_update(a, m)))
+		if (m->type == CTL_LOOKUP_OK && (p = agent_peer_update(a, m))) {
 			agent_ping_send(a, p, r->waiter);
-		else if (m->type == CTL_LOOKUP_OK)
+			path_probe(a, p);
+		} else if (m->type == CTL_LOOKUP_OK)
 			local_reply_error(a, r->waiter, "that is this node");
 		else
 			local_reply_error(a, r->waiter, "%s (%s)",
@@ -790,6 +798,10 @@ static void agent_notify(struct agent *a, const struct ctl_msg *m)
 	case CTL_NOTIFY_PEER_WANTS_CONNECT:
 	case CTL_NOTIFY_PEER_CHANGED:
 		p = agent_peer_update(a, m);
+		/* Both sides probe each other's candidates (punching holes
+		 * in NATs on the way); the bursts start at the next scan. */
+		if (p)
+			path_probe(a, p);
 		/* The caller initiates as soon as its LOOKUP is answered; we
 		 * only get ready for it (two initiations crossing would leave
 		 * both sides responders until a retransmission).  If its
@@ -1006,6 +1018,7 @@ static uint64_t agent_tick(struct dp *d)
 	a->next_scan = now + AGENT_SCAN;
 	agent_expire_requests(a, now);
 	agent_expire_lookups(a, now);
+	path_tick(a, now);
 	for (int i = 0; i < AGENT_MAX_PINGS; i++) {
 		struct ping *g = &a->pings[i];
 		if (g->used && now >= g->deadline) {
@@ -1032,7 +1045,9 @@ static void agent_event(struct dp *d, uint64_t tag)
 	local_event((struct agent *)d, tag);
 }
 
-const struct dp_host agent_host = { .event = agent_event, .tick = agent_tick };
+const struct dp_host agent_host = {
+	.event = agent_event, .tick = agent_tick, .datagram = path_datagram,
+};
 
 /* --- the server peer, up, down, logout --- */
 

@@ -57,9 +57,18 @@ static struct json_object *peer_json(struct agent *a, struct apeer *p)
 							       NSEC_PER_SEC)));
 	json_object_object_add(o, "rx_bytes", json_object_new_int64((int64_t)w->rx_bytes));
 	json_object_object_add(o, "tx_bytes", json_object_new_int64((int64_t)w->tx_bytes));
+	/* The path: "direct" (UDP to the endpoint) once a probe or a
+	 * handshake went through, else "none"; "probed" when a probe
+	 * answered lately, with the round trip it took. */
+	const struct apath *t = path_best(a, p);
 	json_object_object_add(o, "path", json_object_new_string(
-		w->last_handshake_real ? "direct" : "none"));
-	(void)a;
+		t || w->last_handshake_real ? "direct" : "none"));
+	json_object_object_add(o, "probed", json_object_new_boolean(t != NULL));
+	if (t) {
+		uapi_format_endpoint(buf, sizeof(buf), &t->addr);
+		json_object_object_add(o, "path_endpoint", json_object_new_string(buf));
+		json_object_object_add(o, "path_rtt_ms", json_object_new_double(t->rtt_us / 1000.0));
+	}
 	return o;
 }
 
@@ -106,6 +115,13 @@ static struct json_object *status_json(struct agent *a)
 			       json_object_new_int64((int64_t)a->stat_icmp_sent));
 	json_object_object_add(o, "queue_dropped",
 			       json_object_new_int64((int64_t)a->stat_queue_dropped));
+	json_object_object_add(o, "probes", json_object_new_object());
+	struct json_object *pr;
+	json_object_object_get_ex(o, "probes", &pr);
+	json_object_object_add(pr, "pings_received", json_object_new_int64((int64_t)a->stat_pings_rx));
+	json_object_object_add(pr, "pongs_received", json_object_new_int64((int64_t)a->stat_pongs_rx));
+	json_object_object_add(pr, "unknown_sender", json_object_new_int64((int64_t)a->stat_probe_unknown));
+	json_object_object_add(pr, "malformed", json_object_new_int64((int64_t)a->stat_probe_bad));
 	return o;
 }
 

@@ -16,6 +16,7 @@
 
 #include "ctl.h"
 #include "dp.h"
+#include "probe.h"
 #include "token.h"
 
 #define AGENT_MAX_REQS     256	/* control requests in flight */
@@ -51,6 +52,19 @@ enum agent_state {
 
 struct local_conn;
 
+/* One way to reach a peer: an address of its that a probe may prove
+ * (path.c). */
+#define PATH_MAX_PATHS (CTL_MAX_ENDPOINTS + 4)
+enum path_origin { PATH_CANDIDATE = 1, PATH_PEER_REFLEXIVE };
+struct apath {
+	union wg_sockaddr addr;
+	uint8_t origin;			/* enum path_origin */
+	uint8_t txid[2][PROBE_TXID_LEN];	/* the last two pings */
+	uint64_t sent[2];		/* their times, monotonic ns; 0 = none */
+	uint64_t last_pong;		/* 0 = never answered */
+	uint32_t rtt_us;		/* of the last answer */
+};
+
 /* A peer the server told us about. */
 struct apeer {
 	uint64_t node_id;
@@ -61,6 +75,18 @@ struct apeer {
 	uint8_t n_endpoints;
 	struct wg_peer *wp;
 	struct apeer *next;
+
+	/* path.c */
+	uint8_t probe_key[32];
+	bool probing;			/* has a key; probes may go */
+	struct apath paths[PATH_MAX_PATHS];
+	uint8_t n_paths;
+	int8_t best;			/* index into paths, -1 = none proven */
+	uint8_t round;			/* of the current burst of probes */
+	uint64_t next_probe;		/* monotonic ns; 0 = idle */
+	uint64_t last_full;		/* last probe of every path */
+	uint64_t pong_window;		/* rate limit of our answers */
+	unsigned pongs;
 };
 
 /* Packets waiting for a LOOKUP of their destination. */
@@ -142,6 +168,7 @@ struct agent {
 	int local_fd;
 	struct local_conn *conns;
 	uint64_t stat_icmp_sent, stat_queue_dropped, stat_lookups;
+	uint64_t stat_probe_bad, stat_probe_unknown, stat_pings_rx, stat_pongs_rx;
 };
 
 /* agent.c */
@@ -164,6 +191,19 @@ struct apeer *agent_peer_by_name(struct agent *a, const char *name);
 struct apeer *agent_peer_by_addr(struct agent *a, int family,
 				 const uint8_t *addr);
 void agent_forget_waiter(struct agent *a, struct local_conn *c);
+
+/* path.c: probes and the choice of a peer's endpoint. */
+/* The server told us (again) where p may be: take its candidates. */
+void path_update(struct agent *a, struct apeer *p);
+/* Probe every candidate now and in a burst of rounds (hole punching
+ * needs both sides to): on a lookup's answer and on an announcement. */
+void path_probe(struct agent *a, struct apeer *p);
+void path_datagram(struct dp *d, const union wg_sockaddr *from,
+		   const uint8_t *buf, size_t len);
+/* Due probes of every peer; called every AGENT_SCAN. */
+void path_tick(struct agent *a, uint64_t now);
+/* The proven path (NULL if none) for status and ping. */
+const struct apath *path_best(const struct agent *a, const struct apeer *p);
 
 /* nodestate.c: 0 or -errno with a message. */
 int nodestate_key(const char *path, uint8_t priv[32], bool create,

@@ -66,6 +66,10 @@ st=$(ovw a status --json)
 ov_assert_has "status --json lists peer robot2 with its endpoint" \
 	'"name": *"robot2\.lab\.weft"' "$st"
 ov_assert_has "status --json shows the path" '"path": *"direct"' "$st"
+ov_assert_has "... proven by a probe" '"probed": *true' "$st"
+ov_assert_has "... on a LAN address" '"path_endpoint": *"192\.0\.2\.1[23]:[0-9]+"' "$st"
+ov_assert_has "... with its round trip" '"path_rtt_ms": *[0-9.]+' "$st"
+ov_assert_has "... and probes were answered" '"pongs_received": *[1-9]' "$st"
 st=$(ovw a status)
 ov_assert_has "status (text) has a peer table" 'PEER +IPV4 +IPV6 +ENDPOINT' "$st"
 
