@@ -466,6 +466,9 @@ void dp_loop(struct dp *d)
 	d->running = true;
 	while (d->running) {
 		dp_arm_timer(d);
+		/* the next handshake's ephemeral key, made while idle */
+		if (d->dev->local.has_key && !d->dev->local.has_spare)
+			noise_local_refill(&d->dev->local);
 		int n = epoll_wait(d->epoll_fd, evs, 16, -1);
 		if (n < 0 && errno != EINTR)
 			break;

@@ -42,6 +42,33 @@ void noise_local_clear(struct noise_local *l)
 	crypto_wipe(l, sizeof(*l));
 }
 
+bool noise_local_refill(struct noise_local *l)
+{
+	if (l->has_spare)
+		return true;
+	if (!crypto_x25519_generate(l->spare_private) ||
+	    !crypto_x25519_public(l->spare_public, l->spare_private)) {
+		crypto_wipe(l->spare_private, 32);
+		return false;
+	}
+	l->has_spare = true;
+	return true;
+}
+
+/* A fresh ephemeral key pair: the spare if there is one (each is used
+ * once), else one made now. */
+static bool noise_ephemeral(struct noise_local *l, uint8_t priv[32],
+			    uint8_t pub[32])
+{
+	if (!noise_local_refill(l))
+		return false;
+	memcpy(priv, l->spare_private, 32);
+	memcpy(pub, l->spare_public, 32);
+	crypto_wipe(l->spare_private, 32);
+	l->has_spare = false;
+	return true;
+}
+
 void noise_handshake_precompute(struct noise_handshake *hs,
 				const struct noise_local *l)
 {
@@ -163,7 +190,7 @@ static void noise_keep(struct noise_handshake *hs, enum noise_state state,
 }
 
 bool noise_create_initiation(struct noise_handshake *hs,
-			     const struct noise_local *l,
+			     struct noise_local *l,
 			     struct msg_initiation *msg, uint64_t realtime_ns)
 {
 	uint8_t ck[32], hash[32], key[32], eph[32], ts[TAI64N_LEN];
@@ -178,8 +205,7 @@ bool noise_create_initiation(struct noise_handshake *hs,
 	msg->sender = hs->local_index;
 
 	/* e */
-	if (!crypto_x25519_generate(eph) ||
-	    !crypto_x25519_public(msg->ephemeral, eph))
+	if (!noise_ephemeral(l, eph, msg->ephemeral))
 		goto out;
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* es */
@@ -274,7 +300,7 @@ out:
 }
 
 bool noise_create_response(struct noise_handshake *hs,
-			   const struct noise_local *l,
+			   struct noise_local *l,
 			   struct msg_response *msg)
 {
 	uint8_t ck[32], hash[32], key[32], eph[32];
@@ -290,8 +316,7 @@ bool noise_create_response(struct noise_handshake *hs,
 	msg->receiver = hs->remote_index;
 
 	/* e */
-	if (!crypto_x25519_generate(eph) ||
-	    !crypto_x25519_public(msg->ephemeral, eph))
+	if (!noise_ephemeral(l, eph, msg->ephemeral))
 		goto out;
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* ee */

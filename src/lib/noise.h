@@ -22,6 +22,10 @@ struct noise_local {
 	bool has_key;
 	uint8_t private_key[32];
 	uint8_t public_key[32];
+	/* An ephemeral key pair made ahead of need (noise_local_refill),
+	 * used by the next handshake message and then wiped. */
+	bool has_spare;
+	uint8_t spare_private[32], spare_public[32];
 };
 
 enum noise_state {
@@ -64,6 +68,10 @@ void noise_init(void);
 
 bool noise_local_set(struct noise_local *l, const uint8_t priv[32]);
 void noise_local_clear(struct noise_local *l);
+/* Makes the spare ephemeral key pair if there is none: a host calls it
+ * when idle, so that a handshake message under way need not wait for a
+ * scalar multiplication.  False if it had to and could not. */
+bool noise_local_refill(struct noise_local *l);
 
 /* Sets the peer's static key and recomputes DH(s, s_remote). */
 void noise_handshake_init(struct noise_handshake *hs,
@@ -76,7 +84,7 @@ void noise_handshake_clear(struct noise_handshake *hs);
 
 /* Fills msg (but not its MACs) from hs; hs->local_index must be set. */
 bool noise_create_initiation(struct noise_handshake *hs,
-			     const struct noise_local *l,
+			     struct noise_local *l,
 			     struct msg_initiation *msg, uint64_t realtime_ns);
 
 /*
@@ -98,7 +106,7 @@ bool noise_consume_initiation_finish(struct noise_handshake *hs,
 
 /* Responder: fills msg (not MACs); hs->local_index must be set. */
 bool noise_create_response(struct noise_handshake *hs,
-			   const struct noise_local *l,
+			   struct noise_local *l,
 			   struct msg_response *msg);
 /* Initiator: hs is the handshake whose local_index is msg->receiver. */
 bool noise_consume_response(struct noise_handshake *hs,

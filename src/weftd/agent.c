@@ -235,6 +235,7 @@ static struct agent_req *agent_request(struct agent *a, struct ctl_msg *m,
 	r->deadline = agent_now(a) + AGENT_REQ_LIFETIME;
 	r->waiter = waiter;
 	agent_ctl_send(a, r->wire, r->len);
+	agent_soon(a);
 	return r;
 }
 
@@ -484,6 +485,7 @@ static void agent_ping_send(struct agent *a, struct apeer *p,
 	g->waiter = waiter;
 	g->sent = clock_mono_ns();
 	g->deadline = agent_now(a) + AGENT_PING_TTL;
+	agent_soon(a);
 	n = icmp_echo_request(buf + WG_HEADROOM, 256, AF_INET, a->conf.ipv4.addr,
 			      p->ipv4, a->ping_ident, g->seq, 56);
 	clock_feed(a->dp.dev);
@@ -1015,10 +1017,10 @@ static uint64_t agent_tick(struct dp *d)
 	 * here is a 1 s resend), not on the data path. */
 	if (now < a->next_scan)
 		return a->next_scan;
-	a->next_scan = now + AGENT_SCAN;
 	agent_expire_requests(a, now);
 	agent_expire_lookups(a, now);
-	path_tick(a, now);
+	uint64_t due = path_tick(a, now);
+	bool busy = a->conns != NULL;
 	for (int i = 0; i < AGENT_MAX_PINGS; i++) {
 		struct ping *g = &a->pings[i];
 		if (g->used && now >= g->deadline) {
@@ -1027,6 +1029,7 @@ static uint64_t agent_tick(struct dp *d)
 					  g->peer ? g->peer->name : "the peer",
 					  (int)(AGENT_PING_TTL / NSEC_PER_SEC));
 		}
+		busy |= g->used;
 	}
 	local_tick(a, now);
 	if (a->server && now >= a->next_heartbeat) {
@@ -1036,8 +1039,32 @@ static uint64_t agent_tick(struct dp *d)
 		else if (a->state == AGENT_CONNECTING)
 			agent_send_register(a, REQ_RECONNECT, NULL);
 	}
+	/* Idle (nothing waits for an answer): sleep until the next probe,
+	 * heartbeat or expiry instead of scanning ten times a second. */
+	for (int i = 0; i < AGENT_MAX_REQS && !busy; i++)
+		busy = a->reqs[i].used;
+	if (a->server && (!due || a->next_heartbeat < due))
+		due = a->next_heartbeat;
+	for (struct lookup *l = a->lookups; l; l = l->next) {
+		uint64_t t = l->negative_until ? l->negative_until : l->born + AGENT_LOOKUP_TTL;
+		if (!due || t < due)
+			due = t;
+	}
+	a->next_scan = now + AGENT_SCAN;
+	if (!busy && due > a->next_scan)
+		a->next_scan = due;
+	else if (!busy && !due)
+		a->next_scan = now + 3600 * NSEC_PER_SEC;
 	dp_flush(d);
 	return a->next_scan;
+}
+
+void agent_soon(struct agent *a)
+{
+	uint64_t t = agent_now(a) + AGENT_SCAN;
+
+	if (a->next_scan > t)
+		a->next_scan = t;
 }
 
 static void agent_event(struct dp *d, uint64_t tag)

@@ -171,6 +171,7 @@ static void local_accept(struct agent *a)
 		}
 		c->fd = fd;
 		c->deadline = clock_mono_ns() + LOCAL_READ_S * NSEC_PER_SEC;
+		agent_soon(a);
 		c->next = a->conns;
 		a->conns = c;
 		n++;

@@ -118,6 +118,7 @@ static void path_burst(struct agent *a, struct apeer *p)
 {
 	p->round = 0;
 	p->next_probe = path_now(a);
+	agent_soon(a);
 }
 
 void path_probe(struct agent *a, struct apeer *p)
@@ -300,48 +301,57 @@ static bool path_active(const struct apeer *p, uint64_t now)
 	       (w->last_received && now - w->last_received < PATH_ACTIVE);
 }
 
-void path_tick(struct agent *a, uint64_t now)
+static uint64_t path_tick_peer(struct agent *a, struct apeer *p, uint64_t now)
 {
-	for (struct apeer *p = a->peers; p; p = p->next) {
-		if (!p->probing || !p->n_paths)
-			continue;
-		if (!p->next_probe) {
-			/* idle; traffic again without a proven path: burst */
-			if (path_active(p, now) && !path_best(a, p))
-				path_burst(a, p);
-			continue;
-		}
-		if (now < p->next_probe)
-			continue;
-		if (p->round < BURST_ROUNDS) {
-			if (!p->round)
-				p->last_full = now;
-			path_round(a, p, !p->round);
-			if (++p->round < BURST_ROUNDS) {
-				p->next_probe += (burst_ms[p->round] - burst_ms[p->round - 1]) *
-						 (NSEC_PER_SEC / 1000);
-				continue;
-			}
-			p->next_probe = now + PATH_HEARTBEAT;
-			continue;
-		}
-		if (!path_active(p, now)) {
-			p->next_probe = 0;	/* idle: quiet until traffic */
-			continue;
-		}
-		if (!path_best(a, p) && p->best >= 0) {
-			p->best = -1;		/* the chosen path went silent */
+	if (!p->probing || !p->n_paths)
+		return 0;
+	if (!p->next_probe) {
+		/* idle; traffic again without a proven path: burst */
+		if (path_active(p, now) && !path_best(a, p))
 			path_burst(a, p);
-			continue;
-		}
-		if (now - p->last_full >= PATH_FULL) {
+		return p->next_probe;
+	}
+	if (now < p->next_probe)
+		return p->next_probe;
+	if (p->round < BURST_ROUNDS) {
+		if (!p->round)
 			p->last_full = now;
-			path_round(a, p, true);
-		} else if (p->best >= 0) {
-			path_ping(a, p, &p->paths[p->best]);
-		} else {
-			path_round(a, p, false);
+		path_round(a, p, !p->round);
+		if (++p->round < BURST_ROUNDS) {
+			p->next_probe += (burst_ms[p->round] - burst_ms[p->round - 1]) *
+					 (NSEC_PER_SEC / 1000);
+			return p->next_probe;
 		}
 		p->next_probe = now + PATH_HEARTBEAT;
+		return p->next_probe;
 	}
+	if (!path_active(p, now)) {
+		p->next_probe = 0;	/* idle: quiet until traffic */
+		return p->next_probe;
+	}
+	if (!path_best(a, p) && p->best >= 0) {
+		p->best = -1;		/* the chosen path went silent */
+		path_burst(a, p);
+		return p->next_probe;
+	}
+	if (now - p->last_full >= PATH_FULL) {
+		p->last_full = now;
+		path_round(a, p, true);
+	} else if (p->best >= 0) {
+		path_ping(a, p, &p->paths[p->best]);
+	} else {
+		path_round(a, p, false);
+	}
+	p->next_probe = now + PATH_HEARTBEAT;
+	return p->next_probe;
+}
+
+uint64_t path_tick(struct agent *a, uint64_t now)
+{
+	uint64_t next = 0, t;
+
+	for (struct apeer *p = a->peers; p; p = p->next)
+		if ((t = path_tick_peer(a, p, now)) && (!next || t < next))
+			next = t;
+	return next;
 }

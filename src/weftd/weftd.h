@@ -181,6 +181,8 @@ extern const struct dp_host agent_host;
 int agent_up(struct agent *a, const char *token, const char *hostname,
 	     struct local_conn *waiter, char *err, size_t errlen);
 int agent_down(struct agent *a, char *err, size_t errlen);
+/* Something with a timeout was started: scan within AGENT_SCAN. */
+void agent_soon(struct agent *a);
 int agent_logout(struct agent *a, struct local_conn *waiter, char *err,
 		 size_t errlen);
 /* `weft ping`: one echo request to peer (a name or an address). */
@@ -200,8 +202,8 @@ void path_update(struct agent *a, struct apeer *p);
 void path_probe(struct agent *a, struct apeer *p);
 void path_datagram(struct dp *d, const union wg_sockaddr *from,
 		   const uint8_t *buf, size_t len);
-/* Due probes of every peer; called every AGENT_SCAN. */
-void path_tick(struct agent *a, uint64_t now);
+/* Due probes of every peer; returns the next time one is due (0: none). */
+uint64_t path_tick(struct agent *a, uint64_t now);
 /* The proven path (NULL if none) for status and ping. */
 const struct apath *path_best(const struct agent *a, const struct apeer *p);
 

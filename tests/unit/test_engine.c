@@ -517,6 +517,38 @@ static const struct wg_ops sink_ops = { .send = sink_send, .deliver = sink_deliv
 
 /* ---- tests ------------------------------------------------------------ */
 
+/* Spare ephemeral keys made ahead of need: each handshake message takes
+ * the spare once, the next makes (or takes) a different one, and the
+ * handshakes complete as usual. */
+static void test_spare_ephemeral(void)
+{
+	static struct node a, b;
+	struct net_msg m;
+	uint8_t spare_a[32];
+
+	sim_pair(&a, &b);
+	CHECK(noise_local_refill(&a.dev->local) && a.dev->local.has_spare &&
+	      noise_local_refill(&b.dev->local), "spares made");
+	memcpy(spare_a, a.dev->local.spare_public, 32);
+	node_ping(&a, &b, 7);
+	CHECK(net_find(&a, MSG_INITIATION) >= 0 &&
+	      !memcmp(net.q[net_find(&a, MSG_INITIATION)].data + 8, spare_a, 32),
+	      "the initiation carries the spare as its ephemeral");
+	CHECK(!a.dev->local.has_spare && crypto_is_zero(a.dev->local.spare_private, 32),
+	      "the spare is used once and wiped");
+	sim_settle();
+	CHECK(node_got_ping(&b, &a, 7), "the handshake with spares completes");
+	CHECK(!b.dev->local.has_spare, "the responder used its spare too");
+	/* the next handshake without a spare makes a fresh key */
+	wg_peer_clear_keypairs(peer_of(&a, &b));
+	sim_run_for(REKEY_TIMEOUT + SEC);
+	node_ping(&a, &b, 8);
+	CHECK(net_take_one(&a, MSG_INITIATION, &m) && memcmp(m.data + 8, spare_a, 32),
+	      "a second initiation has another ephemeral");
+	net_free_msg(&m);
+	sim_end();
+}
+
 static void test_handshake_and_data(void)
 {
 	static struct node a, b;
@@ -2205,6 +2237,7 @@ int main(void)
 	}
 	noise_init();
 	test_handshake_and_data();
+	test_spare_ephemeral();
 	test_responder_confirmation();
 	test_keepalive_timeout();
 	test_new_handshake_when_unanswered();
