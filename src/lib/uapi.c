@@ -630,6 +630,8 @@ int uapi_format_endpoint(char *out, size_t cap, const union wg_sockaddr *ep)
 		return uapi_fit(snprintf(out, cap, "%s:%u", host,
 					 (unsigned)ntohs(ep->in4.sin_port)), cap);
 	}
+	if (wg_sockaddr_is_relay(ep))
+		return uapi_fit(snprintf(out, cap, "relay"), cap);
 	if (ep->sa.sa_family != AF_INET6 ||
 	    !inet_ntop(AF_INET6, &ep->in6.sin6_addr, host, sizeof(host)))
 		return -1;
