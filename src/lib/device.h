@@ -115,6 +115,9 @@ struct wg_peer {
 	unsigned staged_head, staged_count;
 	struct wg_peer *hash_next;	/* public key table chain */
 	void *user;			/* the host's own record, if any */
+	/* A direct path is proven: packets arriving through a relay
+	 * (WG_AF_RELAY) do not move the endpoint there. */
+	bool prefer_udp;
 	struct wg_peer *prev, *next;	/* device list, configuration order */
 };
 

@@ -15,6 +15,8 @@
 /* Roaming (§2.1): the endpoint follows the latest authenticated packet. */
 static void receive_roam(struct wg_peer *peer, const union wg_sockaddr *from)
 {
+	if (peer->prefer_udp && wg_sockaddr_is_relay(from))
+		return;
 	if (!peer->has_endpoint || !wg_sockaddr_equal(&peer->endpoint, from))
 		wg_peer_set_endpoint(peer, from);
 }

@@ -85,7 +85,7 @@ struct apeer *agent_peer_by_name(struct agent *a, const char *name)
 	return NULL;
 }
 
-static struct apeer *agent_peer_by_id(struct agent *a, uint64_t id)
+struct apeer *agent_peer_by_id(struct agent *a, uint64_t id)
 {
 	for (struct apeer *p = a->peers; p; p = p->next)
 		if (p->node_id == id)
@@ -171,12 +171,30 @@ static struct apeer *agent_peer_update(struct agent *a, const struct ctl_msg *m)
 	 * a session that works keeps the endpoint roaming taught it. */
 	fresh = !p->wp->last_received ||
 		agent_now(a) - p->wp->last_received > 15 * NSEC_PER_SEC;
-	if (p->n_endpoints && (fresh || !p->wp->has_endpoint)) {
-		agent_sockaddr(&p->endpoints[0], &ep);
-		wg_peer_set_endpoint(p->wp, &ep);
+	if (fresh || !p->wp->has_endpoint) {
+		/* Through the relay at once when it is up (the handshake
+		 * also goes straight to the first candidate: agent_send),
+		 * else the first candidate; probes then find the best way. */
+		if (relayc_ready(a)) {
+			ep = relayc_endpoint(p->node_id);
+			wg_peer_set_endpoint(p->wp, &ep);
+		} else if (p->n_endpoints) {
+			agent_sockaddr(&p->endpoints[0], &ep);
+			wg_peer_set_endpoint(p->wp, &ep);
+		}
 	}
 	path_update(a, p);
 	return p;
+}
+
+/* No server peer, no relay (a refused join, `weft down`, a new server). */
+static void agent_server_drop(struct agent *a)
+{
+	if (a->server)
+		wg_peer_remove(a->server);
+	a->server = NULL;
+	a->server_via_relay = false;
+	relayc_stop(a);
 }
 
 static void agent_remove_all_peers(struct agent *a)
@@ -498,7 +516,7 @@ static bool agent_ping_reply(struct agent *a, struct wg_peer *wp,
 	int family;
 	uint16_t ident, seq;
 	const uint8_t *src;
-	char ep[64] = "", addr[INET_ADDRSTRLEN];
+	char ep[TOKEN_ENDPOINTS_MAX + 8] = "", addr[INET_ADDRSTRLEN];
 	struct json_object *o;
 
 	if (!icmp_echo_reply_parse(pkt, len, &family, &ident, &seq, &src) ||
@@ -510,14 +528,17 @@ static bool agent_ping_reply(struct agent *a, struct wg_peer *wp,
 			continue;
 		g->used = false;
 		inet_ntop(AF_INET, g->peer->ipv4, addr, sizeof(addr));
-		if (wp->has_endpoint)
+		bool relayed = wp->has_endpoint && wg_sockaddr_is_relay(&wp->endpoint);
+		if (relayed)
+			snprintf(ep, sizeof(ep), "%s", a->conf.endpoints);
+		else if (wp->has_endpoint)
 			uapi_format_endpoint(ep, sizeof(ep), &wp->endpoint);
 		o = json_object_new_object();
 		json_object_object_add(o, "peer", json_object_new_string(g->peer->name));
 		json_object_object_add(o, "address", json_object_new_string(addr));
 		json_object_object_add(o, "rtt_ms", json_object_new_double(
 			(double)(clock_mono_ns() - g->sent) / 1e6));
-		json_object_object_add(o, "path", json_object_new_string("direct"));
+		json_object_object_add(o, "path", json_object_new_string(relayed ? "relay" : "direct"));
 		json_object_object_add(o, "endpoint", json_object_new_string(ep));
 		local_reply_ok(a, g->waiter, o);
 		return true;
@@ -674,10 +695,7 @@ static void agent_register_failed(struct agent *a, struct agent_req *r,
 			snprintf(a->last_error, sizeof(a->last_error),
 				 "no answer from the server at %s within %d s",
 				 a->conf.endpoints, (int)(AGENT_REQ_LIFETIME / NSEC_PER_SEC));
-		if (a->server) {
-			wg_peer_remove(a->server);
-			a->server = NULL;
-		}
+		agent_server_drop(a);
 		a->state = AGENT_NEEDS_LOGIN;
 		dp_log(LOG_ERROR, "%s", a->last_error);
 		if (r->waiter)
@@ -932,12 +950,73 @@ static struct wg_peer *agent_unknown_peer(void *ctx, const uint8_t pub[32])
 	return NULL;
 }
 
+/* Packets for relay pseudo endpoints go to the relay; a handshake
+ * initiation sent that way also goes straight to the peer's first
+ * candidate: the copy that arrives first is answered (the other is a
+ * replay), and the answer's source then becomes the endpoint. */
+static void agent_send(void *ctx, const union wg_sockaddr *to, const uint8_t *msg,
+		       size_t len)
+{
+	struct agent *a = ctx;
+	struct apeer *p;
+	uint64_t id;
+
+	if (!wg_sockaddr_is_relay(to)) {
+		dp_send(&a->dp, to, msg, len);
+		return;
+	}
+	relayc_send(a, to, msg, len);
+	memcpy(&id, &to->in6.sin6_addr, sizeof(id));
+	if (len && msg[0] == MSG_INITIATION && id && (p = agent_peer_by_id(a, id)) &&
+	    p->n_paths)
+		dp_send(&a->dp, &p->paths[0].addr, msg, len);
+}
+
 const struct wg_ops agent_ops = {
-	.send = dp_send, .deliver = agent_deliver, .no_route = agent_no_route,
+	.send = agent_send, .deliver = agent_deliver, .no_route = agent_no_route,
 	.unknown_peer = agent_unknown_peer,
 };
 
 /* --- timers --- */
+
+/* The server is silent over UDP: a fresh handshake, over the relay if
+ * it is up (a firewall that drops UDP, a NAT that lost our mapping). */
+static void agent_server_fallback(struct agent *a)
+{
+	if (!a->server_via_relay && relayc_ready(a)) {
+		union wg_sockaddr ep = relayc_endpoint(0);
+		dp_log(LOG_INFO, "the server does not answer over UDP: using the relay");
+		a->server_via_relay = true;
+		wg_peer_set_endpoint(a->server, &ep);
+	}
+	wg_peer_send_initiation(a->server, false);
+}
+
+void agent_relay_changed(struct agent *a, bool up)
+{
+	union wg_sockaddr ep;
+
+	if (up) {
+		/* Anything still waiting for the server may go this way. */
+		for (int i = 0; i < AGENT_MAX_REQS; i++)
+			if (a->reqs[i].used && a->reqs[i].sends >= 2 && a->server) {
+				agent_server_fallback(a);
+				break;
+			}
+		return;
+	}
+	/* Down: whoever used it goes back to UDP. */
+	if (a->server && a->server_via_relay) {
+		a->server_via_relay = false;
+		wg_peer_set_endpoint(a->server, &a->server_ep);
+	}
+	for (struct apeer *p = a->peers; p; p = p->next)
+		if (p->wp->has_endpoint && wg_sockaddr_is_relay(&p->wp->endpoint) &&
+		    p->n_endpoints) {
+			agent_sockaddr(&p->endpoints[0], &ep);
+			wg_peer_set_endpoint(p->wp, &ep);
+		}
+}
 
 static void agent_expire_requests(struct agent *a, uint64_t now)
 {
@@ -981,7 +1060,7 @@ static void agent_expire_requests(struct agent *a, uint64_t now)
 			 * restart).  A fresh handshake finds out; once it
 			 * completes, everything waiting is sent again. */
 			if (r->sends == 2 && a->server)
-				wg_peer_send_initiation(a->server, false);
+				agent_server_fallback(a);
 			a->server_ok = false;
 		}
 	}
@@ -1005,6 +1084,8 @@ static uint64_t agent_tick(struct dp *d)
 	struct agent *a = (struct agent *)d;
 	uint64_t now = d->dev->now;	/* the loop fed the clock just before */
 
+	relayc_flush(a);	/* what this iteration queued for the relay */
+
 	if (a->server && a->server->last_handshake_real != a->server_last_hs) {
 		a->server_last_hs = a->server->last_handshake_real;
 		for (int i = 0; i < AGENT_MAX_REQS; i++)
@@ -1019,7 +1100,7 @@ static uint64_t agent_tick(struct dp *d)
 		return a->next_scan;
 	agent_expire_requests(a, now);
 	agent_expire_lookups(a, now);
-	uint64_t due = path_tick(a, now);
+	uint64_t due = path_tick(a, now), t;
 	bool busy = a->conns != NULL;
 	for (int i = 0; i < AGENT_MAX_PINGS; i++) {
 		struct ping *g = &a->pings[i];
@@ -1045,8 +1126,10 @@ static uint64_t agent_tick(struct dp *d)
 		busy = a->reqs[i].used;
 	if (a->server && (!due || a->next_heartbeat < due))
 		due = a->next_heartbeat;
+	if ((t = relayc_tick(a, now)) && (!due || t < due))
+		due = t;
 	for (struct lookup *l = a->lookups; l; l = l->next) {
-		uint64_t t = l->negative_until ? l->negative_until : l->born + AGENT_LOOKUP_TTL;
+		t = l->negative_until ? l->negative_until : l->born + AGENT_LOOKUP_TTL;
 		if (!due || t < due)
 			due = t;
 	}
@@ -1069,7 +1152,10 @@ void agent_soon(struct agent *a)
 
 static void agent_event(struct dp *d, uint64_t tag)
 {
-	local_event((struct agent *)d, tag);
+	if (tag == EV_RELAY)
+		relayc_event((struct agent *)d);
+	else
+		local_event((struct agent *)d, tag);
 }
 
 const struct dp_host agent_host = {
@@ -1121,9 +1207,7 @@ static int agent_server_peer(struct agent *a, char *err, size_t errlen)
 {
 	int r;
 
-	if (a->server)
-		wg_peer_remove(a->server);
-	a->server = NULL;
+	agent_server_drop(a);
 	if ((r = agent_server_endpoint(a->conf.endpoints, &a->server_ep, err, errlen)))
 		return r;
 	if ((r = wg_peer_new(a->dp.dev, a->conf.server_pub, &a->server)) ||
@@ -1138,6 +1222,7 @@ static int agent_server_peer(struct agent *a, char *err, size_t errlen)
 	wg_peer_set_endpoint(a->server, &a->server_ep);
 	/* Keeps NAT state towards the server and our presence fresh. */
 	wg_peer_set_keepalive(a->server, 25);
+	relayc_start(a);
 	return 0;
 }
 
@@ -1233,9 +1318,7 @@ int agent_down(struct agent *a, char *err, size_t errlen)
 				local_reply_error(a, a->reqs[i].waiter, "interrupted by weft down");
 			agent_req_done(&a->reqs[i]);
 		}
-	if (a->server)
-		wg_peer_remove(a->server);
-	a->server = NULL;
+	agent_server_drop(a);
 	netcfg_link_up(a->dp.ifindex, false);
 	a->state = AGENT_DOWN;
 	a->conf.down = true;
@@ -1286,6 +1369,7 @@ int agent_start(struct agent *a, char *why, size_t whylen)
 	uint8_t priv[32];
 	int r;
 
+	a->relay.fd = -1;
 	for (int i = 0; i < 2; i++)
 		a->ping_ident = (uint16_t)(a->ping_ident ^ (uint16_t)(wg_device_random(a->dp.dev) >> 7));
 	if ((r = nodestate_key(a->key_path, priv, true, why, whylen)))
@@ -1330,4 +1414,8 @@ void agent_stop(struct agent *a)
 		if (a->reqs[i].used)
 			agent_req_done(&a->reqs[i]);
 	crypto_wipe(a->join_secret, sizeof(a->join_secret));
+	relayc_stop(a);
+	free(a->relay.in);
+	free(a->relay.out);
+	a->relay.in = a->relay.out = NULL;
 }

@@ -187,12 +187,29 @@ static void path_choose(struct agent *a, struct apeer *p)
 	if (best < 0 || best == p->best)
 		return;
 	p->best = (int8_t)best;
+	p->wp->prefer_udp = true;
 	if (!p->wp->has_endpoint || !wg_sockaddr_equal(&p->wp->endpoint, &p->paths[best].addr)) {
 		wg_peer_set_endpoint(p->wp, &p->paths[best].addr);
 		uapi_format_endpoint(buf, sizeof(buf), &p->paths[best].addr);
-		dp_log(LOG_INFO, "peer %s: direct path %s (%.3f ms)", p->name, buf,
-		       p->paths[best].rtt_us / 1000.0);
+		dp_log(LOG_INFO, "peer %s: direct path %s (%.3f ms)%s", p->name, buf,
+		       p->paths[best].rtt_us / 1000.0,
+		       p->wp->has_endpoint && wg_sockaddr_is_relay(&p->wp->endpoint) ?
+		       ", leaving the relay" : "");
 	}
+}
+
+/* No direct path (yet, or any more): the relay carries the peer. */
+static void path_to_relay(struct agent *a, struct apeer *p)
+{
+	union wg_sockaddr ep;
+
+	p->wp->prefer_udp = false;
+	if (!relayc_ready(a) ||
+	    (p->wp->has_endpoint && wg_sockaddr_is_relay(&p->wp->endpoint)))
+		return;
+	ep = relayc_endpoint(p->node_id);
+	wg_peer_set_endpoint(p->wp, &ep);
+	dp_log(LOG_INFO, "peer %s: no direct path answers; through the relay", p->name);
 }
 
 static void path_pong(struct agent *a, struct apeer *p, const struct probe *m,
@@ -323,6 +340,8 @@ static uint64_t path_tick_peer(struct agent *a, struct apeer *p, uint64_t now)
 			return p->next_probe;
 		}
 		p->next_probe = now + PATH_HEARTBEAT;
+		if (!path_best(a, p))
+			path_to_relay(a, p);
 		return p->next_probe;
 	}
 	if (!path_active(p, now)) {
@@ -331,6 +350,7 @@ static uint64_t path_tick_peer(struct agent *a, struct apeer *p, uint64_t now)
 	}
 	if (!path_best(a, p) && p->best >= 0) {
 		p->best = -1;		/* the chosen path went silent */
+		path_to_relay(a, p);
 		path_burst(a, p);
 		return p->next_probe;
 	}

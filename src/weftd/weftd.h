@@ -52,6 +52,21 @@ enum agent_state {
 
 struct local_conn;
 
+/* The relay connection (relayc.c). */
+enum relayc_state { RC_IDLE, RC_CONNECTING, RC_OPENING, RC_READY };
+struct relayc {
+	bool enabled;
+	int fd;				/* -1 when none */
+	enum relayc_state state;
+	bool want_out;			/* EPOLLOUT asked for */
+	uint8_t k[32], nc[16];
+	uint8_t *in, *out;		/* buffers, made on first use */
+	size_t in_len, out_len, out_off;
+	uint64_t deadline;		/* of the opening */
+	uint64_t next_try, backoff, last_rx, next_ping;
+	uint64_t frames_tx, frames_rx, dropped, bad, connects;
+};
+
 /* One way to reach a peer: an address of its that a probe may prove
  * (path.c). */
 #define PATH_MAX_PATHS (CTL_MAX_ENDPOINTS + 4)
@@ -165,6 +180,9 @@ struct agent {
 	uint64_t key_lookup_window;	/* rate limit of LOOKUP by key */
 	unsigned key_lookups;
 
+	struct relayc relay;
+	bool server_via_relay;		/* the control session uses the relay */
+
 	int local_fd;
 	struct local_conn *conns;
 	uint64_t stat_icmp_sent, stat_queue_dropped, stat_lookups;
@@ -207,6 +225,21 @@ uint64_t path_tick(struct agent *a, uint64_t now);
 /* The proven path (NULL if none) for status and ping. */
 const struct apath *path_best(const struct agent *a, const struct apeer *p);
 
+/* relayc.c */
+union wg_sockaddr relayc_endpoint(uint64_t node_id);	/* 0: the server */
+bool relayc_ready(const struct agent *a);
+void relayc_start(struct agent *a);
+void relayc_stop(struct agent *a);
+void relayc_send(struct agent *a, const union wg_sockaddr *to, const uint8_t *pkt,
+		 size_t len);
+void relayc_flush(struct agent *a);
+void relayc_event(struct agent *a);
+/* Due work; returns the next deadline (0: none). */
+uint64_t relayc_tick(struct agent *a, uint64_t now);
+/* agent.c: the relay came up or went down. */
+void agent_relay_changed(struct agent *a, bool up);
+struct apeer *agent_peer_by_id(struct agent *a, uint64_t id);
+
 /* nodestate.c: 0 or -errno with a message. */
 int nodestate_key(const char *path, uint8_t priv[32], bool create,
 		  char *err, size_t errlen);
@@ -237,6 +270,7 @@ void local_handle(struct agent *a, struct local_conn *c, const char *command,
 		  struct json_object *args);
 
 #define EV_LOCAL       (DP_EV_HOST)
+#define EV_RELAY       (DP_EV_HOST + 1)
 #define EV_LOCAL_CONN  ((uint64_t)3 << 32)
 
 #endif

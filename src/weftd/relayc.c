@@ -1,0 +1,401 @@
+/*
+ * relayc — weftd's connection to the relay in weft-server (docs/relay.md;
+ * the stream itself is src/lib/relay.c).
+ *
+ * One TCP connection to the server's endpoint (same host and port as the
+ * control plane's UDP), opened as soon as the server's key is known and
+ * kept: the opening proves both keys, then WireGuard packets travel as
+ * frames.  A peer reached through the relay has the pseudo endpoint
+ * relayc_endpoint(node id) (WG_AF_RELAY; node id 0 is the server itself,
+ * for a control session that cannot use UDP); the agent's send hook hands
+ * packets for such endpoints here, and frames that arrive go into the
+ * engine from the sender's pseudo endpoint.
+ *
+ * Writes are gathered and leave once per loop iteration (relayc_flush,
+ * from the agent's tick); the output is bounded and a full buffer drops
+ * packets, as a congested link would.  PING every 25 s; 60 s of silence
+ * or any error reconnects, with a backoff of 1 to 30 s.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "relay.h"
+#include "weftd.h"
+
+#define RC_IN_CAP   (256 * 1024)
+#define RC_OUT_CAP  (4 * 1024 * 1024)
+#define RC_PING     (25 * NSEC_PER_SEC)
+#define RC_SILENCE  (60 * NSEC_PER_SEC)
+#define RC_OPEN_TTL (5 * NSEC_PER_SEC)
+#define RC_BACKOFF_MAX (30 * NSEC_PER_SEC)
+
+static uint64_t rc_now(const struct agent *a)
+{
+	return a->dp.dev->now;
+}
+
+union wg_sockaddr relayc_endpoint(uint64_t node_id)
+{
+	union wg_sockaddr sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa.sa_family = WG_AF_RELAY;
+	memcpy(&sa.in6.sin6_addr, &node_id, sizeof(node_id));
+	return sa;
+}
+
+static uint64_t rc_node_id(const union wg_sockaddr *sa)
+{
+	uint64_t id;
+
+	memcpy(&id, &sa->in6.sin6_addr, sizeof(id));
+	return id;
+}
+
+bool relayc_ready(const struct agent *a)
+{
+	return a->relay.state == RC_READY;
+}
+
+static void rc_events(struct agent *a, bool out)
+{
+	struct relayc *r = &a->relay;
+	struct epoll_event ev = {
+		.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u64 = EV_RELAY,
+	};
+
+	if (r->want_out == out)
+		return;
+	r->want_out = out;
+	epoll_ctl(a->dp.epoll_fd, EPOLL_CTL_MOD, r->fd, &ev);
+}
+
+static void rc_close(struct agent *a, const char *why)
+{
+	struct relayc *r = &a->relay;
+	uint64_t now = rc_now(a);
+
+	if (r->fd >= 0) {
+		epoll_ctl(a->dp.epoll_fd, EPOLL_CTL_DEL, r->fd, NULL);
+		close(r->fd);
+		if (r->state == RC_READY)
+			dp_log(LOG_INFO, "relay connection lost: %s", why);
+		else
+			dp_log(LOG_VERBOSE, "relay: %s", why);
+	}
+	r->fd = -1;
+	r->state = RC_IDLE;
+	r->in_len = r->out_len = r->out_off = 0;
+	crypto_wipe(r->k, sizeof(r->k));
+	r->backoff = r->backoff ? r->backoff * 2 : NSEC_PER_SEC;
+	if (r->backoff > RC_BACKOFF_MAX)
+		r->backoff = RC_BACKOFF_MAX;
+	r->next_try = now + r->backoff;
+	agent_relay_changed(a, false);
+}
+
+void relayc_stop(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+
+	if (r->fd >= 0)
+		rc_close(a, "stopped");
+	r->next_try = 0;
+	r->backoff = 0;
+	r->enabled = false;
+}
+
+static void rc_connect(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u64 = EV_RELAY };
+	int one = 1, big = 4 * 1024 * 1024;
+	uint8_t hello[RELAY_HELLO_LEN], ss[32];
+
+	if (!r->in && !(r->in = malloc(RC_IN_CAP)))
+		return;
+	if (!r->out && !(r->out = malloc(RC_OUT_CAP)))
+		return;
+	r->fd = socket(a->server_ep.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->fd < 0) {
+		rc_close(a, "no socket");
+		return;
+	}
+	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (a->dp.fwmark)
+		setsockopt(r->fd, SOL_SOCKET, SO_MARK, &a->dp.fwmark, sizeof(a->dp.fwmark));
+	if (connect(r->fd, &a->server_ep.sa, wg_sockaddr_len(&a->server_ep)) &&
+	    errno != EINPROGRESS) {
+		rc_close(a, "connect failed");
+		return;
+	}
+	r->want_out = true;
+	epoll_ctl(a->dp.epoll_fd, EPOLL_CTL_ADD, r->fd, &ev);
+	r->state = RC_CONNECTING;
+	r->deadline = rc_now(a) + RC_OPEN_TTL;
+	/* The HELLO waits in the output buffer for the connection. */
+	crypto_random(r->nc, sizeof(r->nc));
+	relay_hello(hello, a->dp.dev->local.public_key, r->nc);
+	memcpy(r->out, hello, sizeof(hello));
+	r->out_len = sizeof(hello);
+	r->out_off = 0;
+	if (!crypto_dh_pair(ss, a->dp.dev->local.private_key, a->dp.dev->local.public_key,
+			    a->conf.server_pub)) {
+		rc_close(a, "unusable server key");
+		return;
+	}
+	relay_key(r->k, ss);
+	crypto_wipe(ss, sizeof(ss));
+}
+
+void relayc_start(struct agent *a)
+{
+	a->relay.enabled = true;
+	if (a->relay.fd < 0 && !a->relay.next_try)
+		a->relay.next_try = rc_now(a);
+	agent_soon(a);
+}
+
+void relayc_flush(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+	ssize_t n;
+
+	if (r->fd < 0 || r->state == RC_CONNECTING || r->out_off == r->out_len)
+		return;
+	while (r->out_off < r->out_len) {
+		n = write(r->fd, r->out + r->out_off, r->out_len - r->out_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			rc_close(a, "write failed");
+			return;
+		}
+		r->out_off += (size_t)n;
+	}
+	if (r->out_off == r->out_len)
+		r->out_off = r->out_len = 0;
+	rc_events(a, r->out_off < r->out_len);
+}
+
+static bool rc_append(struct relayc *r, enum relay_type t, const uint8_t *key,
+		      const uint8_t *pkt, size_t len)
+{
+	size_t body = key ? 32 + len : 0;
+
+	if (body > RELAY_MAX_BODY)
+		return false;
+	if (r->out_off && r->out_len + RELAY_HDR_LEN + body > RC_OUT_CAP) {
+		memmove(r->out, r->out + r->out_off, r->out_len - r->out_off);
+		r->out_len -= r->out_off;
+		r->out_off = 0;
+	}
+	if (r->out_len + RELAY_HDR_LEN + body > RC_OUT_CAP)
+		return false;
+	relay_header(r->out + r->out_len, t, body);
+	if (key) {
+		memcpy(r->out + r->out_len + RELAY_HDR_LEN, key, 32);
+		memcpy(r->out + r->out_len + RELAY_HDR_LEN + 32, pkt, len);
+	}
+	r->out_len += RELAY_HDR_LEN + body;
+	return true;
+}
+
+void relayc_send(struct agent *a, const union wg_sockaddr *to, const uint8_t *pkt,
+		 size_t len)
+{
+	struct relayc *r = &a->relay;
+	uint64_t id = rc_node_id(to);
+	const uint8_t *key = NULL;
+	struct apeer *p;
+
+	if (r->state != RC_READY) {
+		r->dropped++;
+		return;
+	}
+	if (!id)
+		key = a->conf.server_pub;
+	else if ((p = agent_peer_by_id(a, id)))
+		key = p->pub;
+	if (!key || !rc_append(r, RELAY_SEND, key, pkt, len)) {
+		r->dropped++;
+		return;
+	}
+	r->frames_tx++;
+}
+
+/* A frame from the relay: a packet into the engine from the sender's
+ * pseudo endpoint. */
+static _Alignas(16) uint8_t rc_pkt[RELAY_MAX_PACKET];
+
+static void rc_frame(struct agent *a, enum relay_type t, const uint8_t *key,
+		     const uint8_t *pkt, size_t len)
+{
+	struct relayc *r = &a->relay;
+	union wg_sockaddr from;
+	struct wg_peer *wp;
+	uint64_t id = UINT64_MAX;	/* a stranger: not routable back */
+
+	switch (t) {
+	case RELAY_PING:
+		rc_append(r, RELAY_PONG, NULL, NULL, 0);
+		return;
+	case RELAY_PONG:
+		return;
+	case RELAY_RECV:
+		break;
+	default:
+		r->bad++;
+		return;
+	}
+	r->frames_rx++;
+	if (!memcmp(key, a->conf.server_pub, 32))
+		id = 0;
+	else if ((wp = wg_peer_find(a->dp.dev, key)) && wp->user)
+		id = ((struct apeer *)wp->user)->node_id;
+	from = relayc_endpoint(id);
+	/* the engine wants an aligned buffer it may decrypt in place */
+	memcpy(rc_pkt, pkt, len);
+	wg_device_receive(a->dp.dev, &from, rc_pkt, len);
+}
+
+static void rc_opened(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+	uint8_t ns[RELAY_NONCE_LEN], proof[RELAY_PROOF_LEN];
+
+	if (!relay_challenge_check(r->in, r->k, a->dp.dev->local.public_key, r->nc, ns)) {
+		rc_close(a, "the relay did not prove the server's key");
+		return;
+	}
+	relay_proof(proof, r->k, a->dp.dev->local.public_key, r->nc, ns);
+	memmove(r->in, r->in + RELAY_CHALLENGE_LEN, r->in_len - RELAY_CHALLENGE_LEN);
+	r->in_len -= RELAY_CHALLENGE_LEN;
+	/* the proof goes first, ahead of anything queued */
+	memcpy(r->out, proof, sizeof(proof));
+	r->out_off = 0;
+	r->out_len = sizeof(proof);
+	r->state = RC_READY;
+	r->backoff = 0;
+	r->connects++;
+	r->next_ping = rc_now(a) + RC_PING;
+	dp_log(LOG_INFO, "relay connected");
+	agent_relay_changed(a, true);
+}
+
+static void rc_read(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+	bool got = false;
+
+	for (int rounds = 0; rounds < 16 && r->fd >= 0; rounds++) {
+		ssize_t n = read(r->fd, r->in + r->in_len, RC_IN_CAP - r->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			rc_close(a, n ? "read failed" : "closed by the server");
+			return;
+		}
+		r->in_len += (size_t)n;
+		r->last_rx = rc_now(a);
+		got = true;
+		if (r->state == RC_OPENING) {
+			if (r->in_len < RELAY_CHALLENGE_LEN)
+				continue;
+			rc_opened(a);
+			if (r->fd < 0)
+				return;
+		}
+		size_t off = 0;
+		while (r->state == RC_READY) {
+			enum relay_type t;
+			const uint8_t *k, *p;
+			size_t plen;
+			long f = relay_frame(r->in + off, r->in_len - off, &t, &k, &p, &plen);
+			if (f < 0) {
+				rc_close(a, "broken stream from the relay");
+				return;
+			}
+			if (!f)
+				break;
+			rc_frame(a, t, k, p, plen);
+			if (r->fd < 0)
+				return;
+			off += (size_t)f;
+		}
+		if (off) {
+			memmove(r->in, r->in + off, r->in_len - off);
+			r->in_len -= off;
+		}
+	}
+	if (got)
+		gro_flush(&a->dp.gro);
+}
+
+void relayc_event(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+
+	clock_feed(a->dp.dev);
+	if (r->fd < 0)
+		return;
+	if (r->state == RC_CONNECTING) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+		if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
+			rc_close(a, "cannot connect");
+			return;
+		}
+		struct sockaddr_storage peer;
+		l = sizeof(peer);
+		if (getpeername(r->fd, (struct sockaddr *)&peer, &l))
+			return;		/* not connected yet */
+		r->state = RC_OPENING;
+	}
+	relayc_flush(a);
+	if (r->fd >= 0)
+		rc_read(a);
+	relayc_flush(a);
+}
+
+uint64_t relayc_tick(struct agent *a, uint64_t now)
+{
+	struct relayc *r = &a->relay;
+
+	if (!r->enabled)
+		return 0;
+	if (r->fd < 0) {
+		if (now >= r->next_try)
+			rc_connect(a);
+		return r->fd < 0 ? r->next_try : r->deadline;
+	}
+	if (r->state != RC_READY) {
+		if (now >= r->deadline)
+			rc_close(a, "the relay did not answer in time");
+		return r->fd < 0 ? r->next_try : r->deadline;
+	}
+	if (now - r->last_rx >= RC_SILENCE) {
+		rc_close(a, "the relay went silent");
+		return r->next_try;
+	}
+	if (now >= r->next_ping) {
+		rc_append(r, RELAY_PING, NULL, NULL, 0);
+		r->next_ping = now + RC_PING;
+		relayc_flush(a);
+	}
+	return r->next_ping;
+}
