@@ -13,7 +13,7 @@
 #define H(t) CTL_HAS(CTL_T_##t)
 
 /* The TLVs that may appear more than once; they have counts, not bits. */
-#define CTL_REPEATED (H(ENDPOINT) | H(RELAY) | H(TAG) | H(PEER))
+#define CTL_REPEATED (H(ENDPOINT) | H(RELAY) | H(TAG) | H(PEER) | H(STUN))
 
 /* What a NOTIFY about a live peer carries besides kind, id and key. */
 #define CTL_NOTIFY_PEER (H(IPV4) | H(IPV6) | H(NAME) | H(ENDPOINT) | H(RELAY))
@@ -40,6 +40,7 @@ static const struct ctl_tlv_desc {
 	[CTL_T_TAG]         = { 1, CTL_TAG_MAX, CTL_MAX_TAGS },
 	[CTL_T_PEER]        = { CTL_PEER_FIXED_LEN + 1,
 				CTL_PEER_FIXED_LEN + CTL_PEER_NAME_MAX, CTL_MAX_PEERS },
+	[CTL_T_STUN]        = { CTL_ENDPOINT_LEN, CTL_ENDPOINT_LEN, CTL_MAX_RELAYS },
 };
 
 /* allowed: may appear; required: must; one_of: exactly one of these. */
@@ -50,7 +51,7 @@ static const struct ctl_rule {
 		H(JOIN_SECRET) | H(HOSTNAME) | H(ENDPOINT),
 		H(JOIN_SECRET) | H(HOSTNAME), 0 },
 	[CTL_REGISTER_OK] = {
-		H(NODE_ID) | H(IPV4) | H(IPV6) | H(NAME) | H(TAG) | H(RELAY),
+		H(NODE_ID) | H(IPV4) | H(IPV6) | H(NAME) | H(TAG) | H(RELAY) | H(STUN),
 		H(NODE_ID) | H(IPV4) | H(IPV6) | H(NAME), 0 },
 	[CTL_LOOKUP] = {
 		H(TARGET_IPV4) | H(TARGET_IPV6) | H(NAME) | H(PUBLIC_KEY), 0,
@@ -146,6 +147,7 @@ static bool ctl_value_ok(const struct ctl_msg *m, unsigned t, size_t i)
 	case CTL_T_PUBLIC_KEY:	return !crypto_is_zero(m->public_key, 32);
 	case CTL_T_ENDPOINT:	return ctl_endpoint_ok(&m->endpoints[i]);
 	case CTL_T_RELAY:	return ctl_endpoint_ok(&m->relays[i]);
+	case CTL_T_STUN:	return ctl_endpoint_ok(&m->stun[i]);
 	case CTL_T_NOTIFY_KIND:	return m->notify_kind >= CTL_NOTIFY_PEER_WANTS_CONNECT &&
 				       m->notify_kind <= CTL_NOTIFY_PEER_REMOVED;
 	case CTL_T_ERROR_CODE:	return m->error_code != 0;
@@ -161,7 +163,7 @@ static uint32_t ctl_mask(const struct ctl_msg *m)
 {
 	return m->present | (m->n_endpoints ? H(ENDPOINT) : 0) |
 	       (m->n_relays ? H(RELAY) : 0) | (m->n_tags ? H(TAG) : 0) |
-	       (m->n_peers ? H(PEER) : 0);
+	       (m->n_peers ? H(PEER) : 0) | (m->n_stun ? H(STUN) : 0);
 }
 
 /* How many instances of TLV t m carries. */
@@ -172,6 +174,7 @@ static size_t ctl_count(const struct ctl_msg *m, unsigned t)
 	case CTL_T_RELAY:	return m->n_relays;
 	case CTL_T_TAG:		return m->n_tags;
 	case CTL_T_PEER:	return m->n_peers;
+	case CTL_T_STUN:	return m->n_stun;
 	default:		return (m->present & CTL_HAS(t)) ? 1 : 0;
 	}
 }
@@ -253,7 +256,8 @@ static int ctl_get_repeated(struct ctl_msg *m, unsigned t, const uint8_t *v,
 {
 	uint8_t *n = t == CTL_T_ENDPOINT ? &m->n_endpoints :
 		     t == CTL_T_RELAY ? &m->n_relays :
-		     t == CTL_T_TAG ? &m->n_tags : &m->n_peers;
+		     t == CTL_T_TAG ? &m->n_tags :
+		     t == CTL_T_STUN ? &m->n_stun : &m->n_peers;
 
 	if (*n >= ctl_tlvs[t].repeat)
 		return -EPROTO;
@@ -264,6 +268,9 @@ static int ctl_get_repeated(struct ctl_msg *m, unsigned t, const uint8_t *v,
 		return 0;
 	case CTL_T_RELAY:
 		ctl_get_endpoint(&m->relays[*index], v);
+		return 0;
+	case CTL_T_STUN:
+		ctl_get_endpoint(&m->stun[*index], v);
 		return 0;
 	case CTL_T_TAG:
 		return ctl_get_string(m->tags[*index], v, vlen);
@@ -431,6 +438,7 @@ static void ctl_put_value(uint8_t *v, size_t vlen, const struct ctl_msg *m,
 	case CTL_T_PUBLIC_KEY:	memcpy(v, m->public_key, 32); break;
 	case CTL_T_ENDPOINT:	ctl_put_endpoint(v, &m->endpoints[i]); break;
 	case CTL_T_RELAY:	ctl_put_endpoint(v, &m->relays[i]); break;
+	case CTL_T_STUN:	ctl_put_endpoint(v, &m->stun[i]); break;
 	case CTL_T_TARGET_IPV4:	memcpy(v, m->target_ipv4, 4); break;
 	case CTL_T_TARGET_IPV6:	memcpy(v, m->target_ipv6, 16); break;
 	case CTL_T_NOTIFY_KIND:	v[0] = m->notify_kind; break;

@@ -34,6 +34,7 @@
  *   PUBLIC_KEY   32, not zero   TARGET_IPV4  addr (4)
  *   ENDPOINT     19, repeated   TARGET_IPV6  addr (16)
  *   RELAY        19, repeated   NOTIFY_KIND  u8, enum ctl_notify
+ *   STUN         19, repeated (a STUN server the node may ask)
  *   TAG          string <= 63, repeated     ERROR_CODE   u16, nonzero
  *   ERROR_MSG    string <= 200  CURSOR       u64
  *   PEER         node id (8) | public key (32) | ipv4 (4) | ipv6 (16)
@@ -47,7 +48,7 @@
  *
  *   REGISTER    R JOIN_SECRET, R HOSTNAME, O ENDPOINT*
  *   REGISTER_OK R NODE_ID, R IPV4, R IPV6, R NAME (the FQDN), O TAG*,
- *               O RELAY*
+ *               O RELAY*, O STUN*
  *   LOOKUP      exactly one of TARGET_IPV4, TARGET_IPV6, NAME, PUBLIC_KEY
  *               (by key: who is this stranger that sent us an initiation?)
  *   LOOKUP_OK   R NODE_ID, R PUBLIC_KEY, R IPV4, R IPV6, R NAME,
@@ -140,7 +141,8 @@ enum ctl_tlv {
 	CTL_T_CURSOR,
 	CTL_T_TAG,		/* repeated */
 	CTL_T_PEER,		/* repeated */
-	CTL_T_MAX = CTL_T_PEER
+	CTL_T_STUN,		/* repeated */
+	CTL_T_MAX = CTL_T_STUN
 };
 
 /* Presence bit of a TLV type in struct ctl_msg.present. */
@@ -211,9 +213,10 @@ struct ctl_msg {
 	char error_msg[CTL_ERROR_MSG_MAX + 1];
 	uint64_t cursor;
 
-	uint8_t n_endpoints, n_relays, n_tags, n_peers;
+	uint8_t n_endpoints, n_relays, n_tags, n_peers, n_stun;
 	struct ctl_endpoint endpoints[CTL_MAX_ENDPOINTS];
 	struct ctl_endpoint relays[CTL_MAX_RELAYS];
+	struct ctl_endpoint stun[CTL_MAX_RELAYS];
 	char tags[CTL_MAX_TAGS][CTL_TAG_MAX + 1];
 	struct ctl_peer peers[CTL_MAX_PEERS];
 };

@@ -57,6 +57,7 @@
 #define T_TAG    "1000" "0500" "726f626f74"			/* robot */
 #define PEER_FIX "2b00000000000000" PUBK "64400002" "fd000000000000000000000000000002"
 #define T_PEER   "1100" "4100" PEER_FIX "726f626f32"		/* robo2 */
+#define T_STUN   "1200" "1300" "04" "c6336401" Z12 "960d"	/* 198.51.100.1:3478 */
 #define T_OPT    "0080" "0300" "aabbcc"
 #define T_OPTMAX "ffff" "0000"
 
@@ -134,6 +135,7 @@ static const struct {
 	/* 36 */ { LIST_OK T_CURSOR "1100" "7b00" PEER_FIX A63, true },
 	/* 37 */ { REGISTER_OK PEER_BODY "1000" "3f00" A63, true },
 	/* 38 */ { LOOKUP T_PUB, true },			/* who is this key? */
+	/* 39 */ { REGISTER_OK PEER_BODY T_RELAY T_STUN T_STUN, true },
 };
 
 /* ---- invalid encodings: one row per way ctl_decode says no ------------- */
@@ -231,6 +233,8 @@ static const struct {
 	/* 83 */ { NOTIFY T_KIND("01") LOOK_BODY T_TAG, -EPROTO },
 	/* 84 */ { LOGOUT T_SECRET, -EPROTO },
 	/* 85 */ { NOTIFY T_NODE T_KIND("03"), -EPROTO },
+	/* 86 */ { LOOKUP_OK LOOK_BODY T_STUN, -EPROTO },	/* STUN only at join */
+	/* 87 */ { REGISTER_OK PEER_BODY "1200" "1300" "05" "c6336401" Z12 "960d", -EBADMSG },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
