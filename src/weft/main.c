@@ -42,6 +42,8 @@ static void usage(FILE *f)
 "  ping [-c N] [-i S] PEER\n"
 "                     round trips to PEER (name or overlay address)\n"
 "                     through the tunnel, with latency and path\n"
+"  netcheck [--json]  what the network allows: UDP, reflexive addresses,\n"
+"                     NAT mapping by destination, relay latency\n"
 "  down               take the interface down; keep the identity\n"
 "  logout             leave the network; the server removes this node\n"
 "\n"
@@ -246,6 +248,70 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_netcheck(int argc, char **argv)
+{
+	struct json_object *res, *arr, *v, *rl;
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: weft netcheck [--json]\n\nAsks the server's STUN "
+			       "services from weftd's own socket and\nreports: whether UDP "
+			       "gets through, the addresses this node is seen\nat (its NAT's "
+			       "face), whether that address changes with the\ndestination "
+			       "(a NAT that maps by destination makes direct paths\nharder), "
+			       "and the relay's round trip.  Takes up to 2 s.\n");
+			return 0;
+		} else {
+			fprintf(stderr, "weft netcheck: unknown option '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (call("netcheck", NULL, &res))
+		return 1;
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(res,
+		       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(res);
+		return 0;
+	}
+	json_object_object_get_ex(res, "udp", &v);
+	printf("UDP:            %s\n", v && json_object_get_boolean(v) ? "yes" : "no (blocked?)");
+	json_object_object_get_ex(res, "stun", &arr);
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i), *rtt;
+		json_object_object_get_ex(e, "rtt_ms", &rtt);
+		if (get(e, "reflexive"))
+			printf("seen as:        %s by %s (%.2f ms)\n", get(e, "reflexive"),
+			       get(e, "server"), rtt ? json_object_get_double(rtt) : 0);
+		else
+			printf("seen as:        no answer from %s\n", get(e, "server"));
+	}
+	json_object_object_get_ex(res, "mapping_varies_by_destination", &v);
+	printf("mapping varies: %s\n", !v ? "unknown (fewer than two answers)" :
+	       json_object_get_boolean(v) ? "yes (endpoint-dependent NAT)" : "no");
+	json_object_object_get_ex(res, "relay", &rl);
+	if (rl) {
+		json_object_object_get_ex(rl, "connected", &v);
+		struct json_object *lat;
+		json_object_object_get_ex(rl, "latency_ms", &lat);
+		if (v && json_object_get_boolean(v) && lat)
+			printf("relay:          %s, %.2f ms\n", get(rl, "server"),
+			       json_object_get_double(lat));
+		else
+			printf("relay:          %s, %s\n", get(rl, "server"),
+			       v && json_object_get_boolean(v) ? "connected (no answer yet)" :
+			       "not connected");
+	}
+	json_object_object_get_ex(res, "control_via_relay", &v);
+	if (v && json_object_get_boolean(v))
+		printf("control:        through the relay (UDP to the server fails)\n");
+	json_object_put(res);
+	return 0;
+}
+
 static int cmd_ping(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -375,6 +441,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc, argv);
 	if (!strcmp(argv[0], "ping"))
 		return cmd_ping(argc, argv);
+	if (!strcmp(argv[0], "netcheck"))
+		return cmd_netcheck(argc, argv);
 	if (!strcmp(argv[0], "down"))
 		return cmd_simple("down", argc, argv, "usage: weft down\n\nTakes the "
 				  "overlay interface down and stops talking to the server;\n"

@@ -273,6 +273,7 @@ void agent_forget_waiter(struct agent *a, struct local_conn *c)
 	for (int i = 0; i < AGENT_MAX_PINGS; i++)
 		if (a->pings[i].waiter == c)
 			a->pings[i].used = false;
+	discover_forget_waiter(a, c);
 }
 
 /* Our candidate endpoints: every address of an interface that is up,
@@ -306,6 +307,27 @@ static void agent_candidates(struct agent *a, struct ctl_msg *m)
 		m->n_endpoints++;
 	}
 	freeifaddrs(ifa);
+	/* and what STUN saw of us, when it is not one of those */
+	union wg_sockaddr refl[DISC_MAX_TARGETS];
+	unsigned n = discover_candidates(a, refl, DISC_MAX_TARGETS);
+	for (unsigned k = 0; k < n && m->n_endpoints < CTL_MAX_ENDPOINTS; k++) {
+		struct ctl_endpoint *e = &m->endpoints[m->n_endpoints];
+		memset(e, 0, sizeof(*e));
+		if (refl[k].sa.sa_family == AF_INET) {
+			e->family = CTL_FAMILY_IPV4;
+			memcpy(e->addr, &refl[k].in4.sin_addr, 4);
+			e->port = ntohs(refl[k].in4.sin_port);
+		} else {
+			e->family = CTL_FAMILY_IPV6;
+			memcpy(e->addr, &refl[k].in6.sin6_addr, 16);
+			e->port = ntohs(refl[k].in6.sin6_port);
+		}
+		bool dup = false;
+		for (unsigned j = 0; j < m->n_endpoints; j++)
+			dup |= !memcmp(&m->endpoints[j], e, sizeof(*e));
+		if (!dup)
+			m->n_endpoints++;
+	}
 }
 
 static void agent_send_register(struct agent *a, enum req_purpose purpose,
@@ -339,6 +361,11 @@ static void agent_send_endpoints(struct agent *a)
 	agent_candidates(a, &m);
 	if (m.n_endpoints)
 		agent_request(a, &m, REQ_ENDPOINTS, NULL);
+}
+
+void agent_endpoints_changed(struct agent *a)
+{
+	agent_send_endpoints(a);
 }
 
 static void agent_send_lookup(struct agent *a, struct lookup *l)
@@ -637,6 +664,8 @@ static void agent_registered(struct agent *a, struct agent_req *r,
 		}
 	}
 	a->have_conf = true;
+	a->n_stun = m->n_stun;
+	memcpy(a->stun, m->stun, sizeof(a->stun));
 	agent_apply_addresses(a, had ? &old : NULL);
 	if (a->state != AGENT_RUNNING)
 		dp_log(LOG_INFO, "%s as %s (%s)", r->purpose == REQ_JOIN ?
@@ -648,6 +677,7 @@ static void agent_registered(struct agent *a, struct agent_req *r,
 		local_reply_ok(a, r->waiter, agent_self_json(a));
 	r->waiter = NULL;
 	agent_send_endpoints(a);
+	discover_start(a);
 	/* After a gap, learn again what changed (and let the server know
 	 * again who we talk to): the peers we have, the lookups waiting. */
 	if (a->resync)
@@ -1127,6 +1157,8 @@ static uint64_t agent_tick(struct dp *d)
 	if (a->server && (!due || a->next_heartbeat < due))
 		due = a->next_heartbeat;
 	if ((t = relayc_tick(a, now)) && (!due || t < due))
+		due = t;
+	if ((t = discover_tick(a, now)) && (!due || t < due))
 		due = t;
 	for (struct lookup *l = a->lookups; l; l = l->next) {
 		t = l->negative_until ? l->negative_until : l->born + AGENT_LOOKUP_TTL;

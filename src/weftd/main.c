@@ -156,6 +156,8 @@ void local_handle(struct agent *a, struct local_conn *c, const char *command,
 			return;
 		}
 		r = agent_ping(a, peer, c, err, sizeof(err));
+	} else if (!strcmp(command, "netcheck")) {
+		r = discover_netcheck(a, c, err, sizeof(err));
 	} else {
 		local_reply_error(a, c, "unknown command '%s'", command);
 		return;

@@ -286,6 +286,8 @@ void path_datagram(struct dp *d, const union wg_sockaddr *from,
 	struct apeer *p;
 	struct probe m;
 
+	if (!sender && discover_datagram(a, from, buf, len))
+		return;
 	if (!sender) {
 		a->stat_probe_bad++;
 		return;

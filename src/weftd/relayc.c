@@ -213,6 +213,17 @@ static bool rc_append(struct relayc *r, enum relay_type t, const uint8_t *key,
 	return true;
 }
 
+void relayc_measure(struct agent *a)
+{
+	struct relayc *r = &a->relay;
+
+	r->rtt_ns = 0;
+	if (r->state != RC_READY)
+		return;
+	r->ping_sent = rc_now(a);
+	rc_append(r, RELAY_PING, NULL, NULL, 0);
+}
+
 void relayc_send(struct agent *a, const union wg_sockaddr *to, const uint8_t *pkt,
 		 size_t len)
 {
@@ -253,6 +264,11 @@ static void rc_frame(struct agent *a, enum relay_type t, const uint8_t *key,
 		rc_append(r, RELAY_PONG, NULL, NULL, 0);
 		return;
 	case RELAY_PONG:
+		if (r->ping_sent) {
+			clock_feed(a->dp.dev);
+			r->rtt_ns = rc_now(a) - r->ping_sent;
+			r->ping_sent = 0;
+		}
 		return;
 	case RELAY_RECV:
 		break;

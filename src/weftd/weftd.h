@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "dp.h"
 #include "probe.h"
+#include "stun.h"
 #include "token.h"
 
 #define AGENT_MAX_REQS     256	/* control requests in flight */
@@ -52,6 +53,25 @@ enum agent_state {
 
 struct local_conn;
 
+/* STUN rounds (discover.c). */
+#define DISC_MAX_TARGETS 4
+struct disc_target {
+	union wg_sockaddr to, mapped;
+	uint8_t txid[STUN_TXID_LEN];
+	uint8_t req[STUN_REQUEST_LEN];
+	uint64_t sent_first, sent_last;
+	unsigned sends;
+	bool answered;
+	uint32_t rtt_us;
+};
+struct discover {
+	struct disc_target t[DISC_MAX_TARGETS];
+	unsigned n;
+	bool running, mapping_varies;
+	uint64_t started, next_round;
+	struct local_conn *waiter;	/* `weft netcheck` */
+};
+
 /* The relay connection (relayc.c). */
 enum relayc_state { RC_IDLE, RC_CONNECTING, RC_OPENING, RC_READY };
 struct relayc {
@@ -65,6 +85,7 @@ struct relayc {
 	uint64_t deadline;		/* of the opening */
 	uint64_t next_try, backoff, last_rx, next_ping;
 	uint64_t frames_tx, frames_rx, dropped, bad, connects;
+	uint64_t ping_sent, rtt_ns;	/* the last measured round trip */
 };
 
 /* One way to reach a peer: an address of its that a probe may prove
@@ -182,6 +203,12 @@ struct agent {
 
 	struct relayc relay;
 	bool server_via_relay;		/* the control session uses the relay */
+	struct discover disc;
+	struct ctl_endpoint stun[CTL_MAX_RELAYS];	/* from REGISTER_OK */
+	unsigned n_stun;
+	union wg_sockaddr reflexive[DISC_MAX_TARGETS];	/* what STUN saw */
+	unsigned n_reflexive;
+	uint64_t stat_stun_stray;
 
 	int local_fd;
 	struct local_conn *conns;
@@ -225,7 +252,23 @@ uint64_t path_tick(struct agent *a, uint64_t now);
 /* The proven path (NULL if none) for status and ping. */
 const struct apath *path_best(const struct agent *a, const struct apeer *p);
 
+/* discover.c */
+void discover_start(struct agent *a);
+/* A STUN message on the WireGuard socket: true if it was one (handled). */
+bool discover_datagram(struct agent *a, const union wg_sockaddr *from,
+		       const uint8_t *buf, size_t len);
+uint64_t discover_tick(struct agent *a, uint64_t now);
+int discover_netcheck(struct agent *a, struct local_conn *waiter, char *err,
+		      size_t errlen);
+void discover_forget_waiter(struct agent *a, struct local_conn *c);
+unsigned discover_candidates(const struct agent *a, union wg_sockaddr *out,
+			     unsigned max);
+/* agent.c: our candidates changed: tell the server. */
+void agent_endpoints_changed(struct agent *a);
+
 /* relayc.c */
+/* Sends a PING and times its PONG (relay.rtt_ns). */
+void relayc_measure(struct agent *a);
 union wg_sockaddr relayc_endpoint(uint64_t node_id);	/* 0: the server */
 bool relayc_ready(const struct agent *a);
 void relayc_start(struct agent *a);
