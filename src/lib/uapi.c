@@ -202,8 +202,7 @@ static bool uapi_parse_v6_host(struct sockaddr_in6 *in6, const char *s, size_t n
 	return true;
 }
 
-/* "a.b.c.d:port" or "[v6]:port"; numeric only, never a host name. */
-static bool uapi_parse_endpoint(union wg_sockaddr *ep, const char *s, size_t n)
+bool uapi_parse_endpoint(union wg_sockaddr *ep, const char *s, size_t n)
 {
 	char host[INET_ADDRSTRLEN];
 	const char *colon = NULL, *q;

@@ -64,6 +64,9 @@ void uapi_set_free(struct uapi_set *s);
  * (NUL-terminated) or -1 if it does not fit. */
 int uapi_format_key(char *out, size_t cap, const uint8_t key[32]);	/* hex */
 int uapi_format_endpoint(char *out, size_t cap, const union wg_sockaddr *ep);
+/* "a.b.c.d:port" or "[v6]:port" (n bytes of s); numeric only, never a
+ * host name.  False, *ep unspecified, on anything else. */
+bool uapi_parse_endpoint(union wg_sockaddr *ep, const char *s, size_t n);
 int uapi_format_aip(char *out, size_t cap, int family, const uint8_t *addr,
 		    uint8_t cidr);
 
