@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "crypto.h"
@@ -1143,6 +1144,19 @@ static uint64_t agent_tick(struct dp *d)
 		busy |= g->used;
 	}
 	local_tick(a, now);
+	if (a->moved_at && now >= a->moved_at) {
+		/* Tell the server where we are now, look again at our NAT,
+		 * and probe every peer we talk to (its side of a double jump
+		 * hears of our new candidates through the server). */
+		a->moved_at = 0;
+		dp_log(LOG_INFO, "underlay addresses changed: new candidates");
+		if (a->state == AGENT_RUNNING) {
+			agent_send_endpoints(a);
+			discover_start(a);
+		}
+		for (struct apeer *p = a->peers; p; p = p->next)
+			path_probe(a, p);
+	}
 	if (a->server && now >= a->next_heartbeat) {
 		a->next_heartbeat = now + AGENT_HEARTBEAT;
 		if (a->state == AGENT_RUNNING)
@@ -1154,6 +1168,7 @@ static uint64_t agent_tick(struct dp *d)
 	 * heartbeat or expiry instead of scanning ten times a second. */
 	for (int i = 0; i < AGENT_MAX_REQS && !busy; i++)
 		busy = a->reqs[i].used;
+	busy |= a->moved_at != 0;
 	if (a->server && (!due || a->next_heartbeat < due))
 		due = a->next_heartbeat;
 	if ((t = relayc_tick(a, now)) && (!due || t < due))
@@ -1184,9 +1199,19 @@ void agent_soon(struct agent *a)
 
 static void agent_event(struct dp *d, uint64_t tag)
 {
-	if (tag == EV_RELAY)
-		relayc_event((struct agent *)d);
-	else
+	struct agent *a = (struct agent *)d;
+
+	if (tag == EV_RELAY) {
+		relayc_event(a);
+	} else if (tag == EV_ADDRS) {
+		/* Our underlay moved (a new network, DHCP, a roam): act once
+		 * the burst of netlink events is over. */
+		if (netcfg_watch_read(a->addr_watch_fd, a->dp.ifindex)) {
+			clock_feed(d->dev);
+			a->moved_at = agent_now(a) + AGENT_SCAN;
+			agent_soon(a);
+		}
+	} else
 		local_event((struct agent *)d, tag);
 }
 
@@ -1402,6 +1427,9 @@ int agent_start(struct agent *a, char *why, size_t whylen)
 	int r;
 
 	a->relay.fd = -1;
+	a->addr_watch_fd = netcfg_watch_open();
+	if (a->addr_watch_fd >= 0)
+		dp_watch(&a->dp, a->addr_watch_fd, EV_ADDRS);
 	for (int i = 0; i < 2; i++)
 		a->ping_ident = (uint16_t)(a->ping_ident ^ (uint16_t)(wg_device_random(a->dp.dev) >> 7));
 	if ((r = nodestate_key(a->key_path, priv, true, why, whylen)))
@@ -1447,6 +1475,9 @@ void agent_stop(struct agent *a)
 			agent_req_done(&a->reqs[i]);
 	crypto_wipe(a->join_secret, sizeof(a->join_secret));
 	relayc_stop(a);
+	if (a->addr_watch_fd >= 0)
+		close(a->addr_watch_fd);
+	a->addr_watch_fd = -1;
 	free(a->relay.in);
 	free(a->relay.out);
 	a->relay.in = a->relay.out = NULL;

@@ -110,3 +110,44 @@ int netcfg_addr(int ifindex, bool add, int family, const uint8_t *addr,
 		ret = 0;
 	return ret;
 }
+
+int netcfg_watch_open(void)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+	};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+bool netcfg_watch_read(int fd, int ignore_ifindex)
+{
+	char buf[8192];
+	bool changed = false;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+			if ((h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR) ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+				continue;
+			if ((int)ifa->ifa_index != ignore_ifindex)
+				changed = true;
+		}
+	}
+	if (n < 0 && errno == ENOBUFS)
+		changed = true;		/* we missed some: assume the worst */
+	return changed;
+}

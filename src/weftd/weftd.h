@@ -204,6 +204,8 @@ struct agent {
 	struct relayc relay;
 	bool server_via_relay;		/* the control session uses the relay */
 	struct discover disc;
+	int addr_watch_fd;		/* netcfg_watch_open, -1 if none */
+	uint64_t moved_at;		/* underlay addresses changed: act then */
 	struct ctl_endpoint stun[CTL_MAX_RELAYS];	/* from REGISTER_OK */
 	unsigned n_stun;
 	union wg_sockaddr reflexive[DISC_MAX_TARGETS];	/* what STUN saw */
@@ -296,6 +298,10 @@ int nodestate_forget(struct agent *a);
 int netcfg_link_up(int ifindex, bool up);
 int netcfg_addr(int ifindex, bool add, int family, const uint8_t *addr,
 		uint8_t prefix);
+/* A socket that hears of every address added or removed (-errno), and
+ * its reading: true when an interface other than ignore_ifindex changed. */
+int netcfg_watch_open(void);
+bool netcfg_watch_read(int fd, int ignore_ifindex);
 
 /* local.c: the CLI's socket. */
 int local_open(struct agent *a, char *err, size_t errlen);
@@ -314,6 +320,7 @@ void local_handle(struct agent *a, struct local_conn *c, const char *command,
 
 #define EV_LOCAL       (DP_EV_HOST)
 #define EV_RELAY       (DP_EV_HOST + 1)
+#define EV_ADDRS       (DP_EV_HOST + 2)
 #define EV_LOCAL_CONN  ((uint64_t)3 << 32)
 
 #endif
