@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/run.sh [unit|integration|netns|overlay|all] — the runner behind
+# tests/run.sh [unit|integration|netns|overlay|nat|all] — the runner behind
 # `make check`.
 #
 #   BUILD=build|build-san   which build to test (default build)
@@ -18,7 +18,10 @@
 #   overlay every tests/overlay/test_*.sh once (root only): weft-server,
 #           weftd and weft from $BUILD in network namespaces; each bounded
 #           by OVERLAY_TIMEOUT seconds (default 300), one pass or failure.
-#   all     all four (default).
+#   nat     every tests/nat/test_*.sh once (root only): the NAT test bed
+#           and the reachability matrix (routers with nftables NAT), each
+#           bounded by NAT_TIMEOUT seconds (default 300).
+#   all     all five (default).
 # Ends with exactly one line "N passed, N failed"; exit 1 if any failed.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +30,7 @@ MODE=${1:-all}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-120}
 OVERLAY_TIMEOUT=${OVERLAY_TIMEOUT:-300}
+NAT_TIMEOUT=${NAT_TIMEOUT:-300}
 pass=0 fail=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-run.XXXXXX")
 CHILD=""
@@ -40,8 +44,8 @@ trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
 
-case $MODE in unit | integration | netns | overlay | all) ;; *)
-	echo "usage: $0 [unit|integration|netns|overlay|all]" >&2
+case $MODE in unit | integration | netns | overlay | nat | all) ;; *)
+	echo "usage: $0 [unit|integration|netns|overlay|nat|all]" >&2
 	exit 2
 	;;
 esac
@@ -115,6 +119,14 @@ run_overlay() {
 	run_scripts overlay "$OVERLAY_TIMEOUT"
 }
 
+run_nat() {
+	if ((EUID != 0)); then
+		echo "# skipping the NAT tests: they need root"
+		return
+	fi
+	run_scripts nat "$NAT_TIMEOUT"
+}
+
 run_netns() {
 	if ((EUID != 0)); then
 		echo "# skipping the network-namespace tests: they need root"
@@ -144,5 +156,6 @@ run_netns() {
 [[ $MODE == integration || $MODE == all ]] && run_integration
 [[ $MODE == netns || $MODE == all ]] && run_netns
 [[ $MODE == overlay || $MODE == all ]] && run_overlay
+[[ $MODE == nat || $MODE == all ]] && run_nat
 echo "$pass passed, $fail failed"
 ((fail == 0))

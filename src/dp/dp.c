@@ -409,6 +409,7 @@ static void dp_arm_timer(struct dp *d)
 		if (h && (!next || h < next))
 			next = h;
 	}
+	dp_flush(d);	/* what the timers and the host just sent */
 	if (next == d->armed_deadline)
 		return;
 	d->armed_deadline = next;

@@ -51,6 +51,12 @@ struct wg_ops {
 	 * valid during the call: an on-demand host copies it, looks the
 	 * peer up, and sends it again once the peer exists. */
 	void (*no_route)(void *ctx, const uint8_t *buf, size_t len);
+	/* Optional: sends a handshake initiation for peer instead of send
+	 * (a host that knows more ways to the peer than its endpoint may
+	 * try them all: the first copy to arrive is answered, the others
+	 * are replays).  The peer has an endpoint. */
+	void (*send_initiation)(void *ctx, struct wg_peer *peer,
+				const uint8_t *msg, size_t len);
 };
 
 /* Drop and event counters (what `weft-wg --stats` prints). */

@@ -214,6 +214,12 @@ void wg_peer_send_initiation(struct wg_peer *peer, bool is_retry)
 	cookie_add_macs(&peer->cookie, &msg, sizeof(msg), dev->now);
 	wg_timers_any_authenticated_packet_traversal(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
-	wg_peer_send_buffer(peer, (const uint8_t *)&msg, sizeof(msg));
+	if (dev->ops->send_initiation && peer->has_endpoint) {
+		dev->ops->send_initiation(dev->ctx, peer, (const uint8_t *)&msg, sizeof(msg));
+		peer->tx_bytes += sizeof(msg);
+		peer->last_sent = dev->now;
+	} else {
+		wg_peer_send_buffer(peer, (const uint8_t *)&msg, sizeof(msg));
+	}
 	wg_timers_handshake_initiated(peer);
 }

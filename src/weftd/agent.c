@@ -981,30 +981,46 @@ static struct wg_peer *agent_unknown_peer(void *ctx, const uint8_t pub[32])
 	return NULL;
 }
 
-/* Packets for relay pseudo endpoints go to the relay; a handshake
- * initiation sent that way also goes straight to the peer's first
- * candidate: the copy that arrives first is answered (the other is a
- * replay), and the answer's source then becomes the endpoint. */
+/* Packets for relay pseudo endpoints go to the relay, others by UDP. */
 static void agent_send(void *ctx, const union wg_sockaddr *to, const uint8_t *msg,
 		       size_t len)
 {
 	struct agent *a = ctx;
-	struct apeer *p;
-	uint64_t id;
 
-	if (!wg_sockaddr_is_relay(to)) {
+	if (wg_sockaddr_is_relay(to))
+		relayc_send(a, to, msg, len);
+	else
 		dp_send(&a->dp, to, msg, len);
+}
+
+/* A handshake to a peer without a proven direct path goes every way we
+ * know at once: its endpoint (the relay, or the first candidate) and
+ * each candidate (up to AGENT_HS_FANOUT).  The copy that arrives first
+ * is answered and the others are replays; the answer's source becomes
+ * the endpoint.  No wait for a retransmission when the first candidate
+ * is a NAT's face that filters us, or a hairpin that is not there. */
+#define AGENT_HS_FANOUT 4
+
+static void agent_send_initiation(void *ctx, struct wg_peer *wp, const uint8_t *msg,
+				  size_t len)
+{
+	struct agent *a = ctx;
+	struct apeer *p = wp->user;
+	unsigned sent = 0;
+
+	agent_send(a, &wp->endpoint, msg, len);
+	if (!p || path_best(a, p))
 		return;
-	}
-	relayc_send(a, to, msg, len);
-	memcpy(&id, &to->in6.sin6_addr, sizeof(id));
-	if (len && msg[0] == MSG_INITIATION && id && (p = agent_peer_by_id(a, id)) &&
-	    p->n_paths)
-		dp_send(&a->dp, &p->paths[0].addr, msg, len);
+	for (unsigned i = 0; i < p->n_paths && sent < AGENT_HS_FANOUT; i++)
+		if (!wg_sockaddr_equal(&p->paths[i].addr, &wp->endpoint)) {
+			dp_send(&a->dp, &p->paths[i].addr, msg, len);
+			sent++;
+		}
 }
 
 const struct wg_ops agent_ops = {
 	.send = agent_send, .deliver = agent_deliver, .no_route = agent_no_route,
+	.send_initiation = agent_send_initiation,
 	.unknown_peer = agent_unknown_peer,
 };
 

@@ -170,6 +170,28 @@ void path_update(struct agent *a, struct apeer *p)
 		p->best = (int8_t)path_find(p, &best_addr);
 }
 
+/* A private address (RFC 1918, RFC 6598 shared, IPv6 ULA or link-local):
+ * a path on a LAN, which keeps the traffic off the NAT. */
+static bool path_private(const union wg_sockaddr *sa)
+{
+	if (sa->sa.sa_family == AF_INET) {
+		const uint8_t *b = (const uint8_t *)&sa->in4.sin_addr;
+		return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+		       (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64);
+	}
+	const uint8_t *b = (const uint8_t *)&sa->in6.sin6_addr;
+	return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
+}
+
+/* What a path's round trip counts for: private addresses two thirds (two
+ * nodes behind one NAT that hairpins see the same time both ways). */
+static uint64_t path_score(const struct apath *t)
+{
+	uint64_t s = (uint64_t)t->rtt_us * 3 + 3;
+
+	return path_private(&t->addr) ? s * 2 / 3 : s;
+}
+
 /* Picks the best proven path; moves WireGuard there when it changes. */
 static void path_choose(struct agent *a, struct apeer *p)
 {
@@ -181,7 +203,7 @@ static void path_choose(struct agent *a, struct apeer *p)
 		const struct apath *t = &p->paths[i];
 		if (!path_alive(t, now) || i == best)
 			continue;
-		if (best < 0 || (uint64_t)t->rtt_us * 10 < (uint64_t)p->paths[best].rtt_us * 8)
+		if (best < 0 || path_score(t) * 10 < path_score(&p->paths[best]) * 8)
 			best = i;
 	}
 	if (best < 0 || best == p->best)
@@ -225,7 +247,9 @@ static void path_pong(struct agent *a, struct apeer *p, const struct probe *m,
 			if (!t->sent[k] ||
 			    !crypto_equal(t->txid[k], m->txid, PROBE_TXID_LEN))
 				continue;
-			t->rtt_us = (uint32_t)((now - t->sent[k]) / 1000);
+			/* a moving average once there are samples */
+			uint32_t rtt = (uint32_t)((now - t->sent[k]) / 1000);
+			t->rtt_us = t->last_pong ? (t->rtt_us * 3 + rtt) / 4 : rtt;
 			t->last_pong = now;
 			t->sent[k] = 0;	/* answered: a replay finds nothing */
 			path_choose(a, p);
@@ -335,7 +359,8 @@ static uint64_t path_tick_peer(struct agent *a, struct apeer *p, uint64_t now)
 	if (p->round < BURST_ROUNDS) {
 		if (!p->round)
 			p->last_full = now;
-		path_round(a, p, !p->round);
+		/* every path in the first rounds: a few samples each */
+		path_round(a, p, p->round < 3);
 		if (++p->round < BURST_ROUNDS) {
 			p->next_probe += (burst_ms[p->round] - burst_ms[p->round - 1]) *
 					 (NSEC_PER_SEC / 1000);
