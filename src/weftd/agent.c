@@ -861,9 +861,11 @@ static void agent_notify(struct agent *a, const struct ctl_msg *m)
 		 * may have lost our session: a fresh handshake costs one
 		 * round trip. */
 		if (p && m->notify_kind == CTL_NOTIFY_PEER_CHANGED && p->wp->kp_cur) {
-			/* Its keys may be gone: stop using ours, and start
-			 * over (at once, or when §6.1's rate limit allows). */
-			wg_peer_clear_keypairs(p->wp);
+			/* Its keys may be gone (a restart): start over, at
+			 * once or when §6.1's rate limit allows.  Ours stay in
+			 * use meanwhile: a peer that only moved still has them,
+			 * and its traffic goes on as soon as a probe finds its
+			 * new address. */
 			wg_peer_send_initiation(p->wp, true);
 		}
 		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)

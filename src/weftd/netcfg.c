@@ -115,7 +115,8 @@ int netcfg_watch_open(void)
 {
 	struct sockaddr_nl sa = {
 		.nl_family = AF_NETLINK,
-		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_LINK |
+			     RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
 	};
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			NETLINK_ROUTE);
@@ -130,6 +131,37 @@ int netcfg_watch_open(void)
 	return fd;
 }
 
+/* Addresses, links and routes of other interfaces than ours. */
+static bool netcfg_watch_event(const struct nlmsghdr *h, int ignore)
+{
+	switch (h->nlmsg_type) {
+	case RTM_NEWADDR:
+	case RTM_DELADDR: {
+		const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+		return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifa)) &&
+		       (int)ifa->ifa_index != ignore;
+	}
+	case RTM_NEWLINK:
+	case RTM_DELLINK: {
+		const struct ifinfomsg *ifi = NLMSG_DATA(h);
+		return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)) &&
+		       ifi->ifi_index != ignore;
+	}
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE: {
+		const struct rtmsg *rt = NLMSG_DATA(h);
+		int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rt));
+		if (len < 0 || rt->rtm_table != RT_TABLE_MAIN)
+			return false;
+		for (const struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len))
+			if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(int))
+				return *(const int *)RTA_DATA(a) != ignore;
+		return true;
+	}
+	}
+	return false;
+}
+
 bool netcfg_watch_read(int fd, int ignore_ifindex)
 {
 	char buf[8192];
@@ -138,14 +170,9 @@ bool netcfg_watch_read(int fd, int ignore_ifindex)
 
 	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
-		     h = NLMSG_NEXT(h, n)) {
-			const struct ifaddrmsg *ifa = NLMSG_DATA(h);
-			if ((h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR) ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
-				continue;
-			if ((int)ifa->ifa_index != ignore_ifindex)
+		     h = NLMSG_NEXT(h, n))
+			if (netcfg_watch_event(h, ignore_ifindex))
 				changed = true;
-		}
 	}
 	if (n < 0 && errno == ENOBUFS)
 		changed = true;		/* we missed some: assume the worst */

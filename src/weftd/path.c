@@ -168,6 +168,10 @@ void path_update(struct agent *a, struct apeer *p)
 			p->paths[p->n_paths++] = old[j];
 	if (had_best)
 		p->best = (int8_t)path_find(p, &best_addr);
+	/* The chosen path is no candidate any more (the peer moved): no
+	 * path is proven, so handshakes fan out to the new candidates. */
+	if (had_best && p->best < 0)
+		p->wp->prefer_udp = false;
 }
 
 /* A private address (RFC 1918, RFC 6598 shared, IPv6 ULA or link-local):

@@ -314,7 +314,7 @@ nat_peer_summary() {
 # (packet-buffered; bounded life; keep it with WT_KEEP_TMP=1).
 nat_pcap() {
 	local pid
-	timeout 600 ip netns exec "${OV_NS[$1]}" tcpdump -i eth0 -U -n -s 200 \
+	timeout 600 ip netns exec "${OV_NS[$1]}" tcpdump -i any -U -n -s 200 \
 		-w "$WT_TMP/$1.pcap" udp >>"$WT_TMP/tcpdump-$1.out" 2>&1 &
 	pid=$!
 	WT_PIDS+=("$pid")
@@ -334,3 +334,33 @@ nat_rtt() {
 
 # nat_mbps BITS_PER_S: whole Mbit/s.
 nat_mbps() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1e6 }'; }
+
+# nat_second_link NAME ROUTER K: a second, idle uplink (eth1, down) from
+# NAME into ROUTER's LAN at 10.N.0.K (the network NAME will move to); the
+# node's port is forwarded there too when ROUTER is eim.
+nat_second_link() {
+	local name=$1 r=$2 k=$3 n
+	n=${NAT_R_N[$r]}
+	ip -n "${NAT_R_NS[$r]}" link add "m$k" type veth peer name eth1 netns "${OV_NS[$name]}" ||
+		wt_fail "second uplink of $name"
+	ip -n "${NAT_R_NS[$r]}" link set "m$k" master br0 up || wt_fail "m$k into br0 of $r"
+	wt_addr "${OV_NS[$name]}" eth1 "10.$n.0.$k/24"
+	NAT_MOVE_TO[$name]=$r
+	NAT_MOVE_ADDR[$name]=10.$n.0.$k
+	[[ ${NAT_R_KIND[$r]} == eim ]] && nat_forward "$r" "${NAT_PORT[$name]}" "10.$n.0.$k"
+	return 0
+}
+declare -A NAT_MOVE_TO NAT_MOVE_ADDR
+
+# nat_move NAME: NAME leaves its network for the one nat_second_link
+# prepared (as a laptop going from one Wi-Fi to another): eth0 down,
+# eth1 up, the default route through the new router.
+nat_move() {
+	local name=$1 ns=${OV_NS[$1]} r=${NAT_MOVE_TO[$1]}
+	ip -n "$ns" link set eth0 down || wt_fail "eth0 down in $name"
+	ip -n "$ns" link set eth1 up || wt_fail "eth1 up in $name"
+	ip -n "$ns" route replace default via "10.${NAT_R_N[$r]}.0.1" dev eth1 ||
+		wt_fail "default route of $name through $r"
+	NAT_ROUTER[$name]=$r
+	OV_ADDR[$name]=${NAT_MOVE_ADDR[$name]}
+}

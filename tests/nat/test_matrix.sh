@@ -31,7 +31,7 @@
 . "$(dirname "$0")/lib.sh"
 nat_init matrix
 
-: "${NAT_ROWS:=1 2 3 6}"
+: "${NAT_ROWS:=1 2 3 6 7 8}"
 T0=$SECONDS
 declare -A ROW_RESULT ROW_FIG ROW_FIRST ROW_PATH
 
@@ -231,11 +231,111 @@ row_6() {	# both behind one NAT without hairpin
 	row_stop a6 b6
 }
 
+row_7() {	# A's underlay address changes in the middle of an iperf3
+	local res bytes mid
+	nat_router r7a eim 7
+	nat_router r7b eim 8
+	nat_router r7c eim 9
+	nat_host a7 r7a 11 41071
+	nat_host b7 r7c 11 41072
+	nat_second_link a7 r7b 11
+	nat_weftd a7
+	nat_weftd b7
+	row_connect 7 a7 b7 "$(ere "${NAT_R_PUB[r7c]}:41072")" "$(ere "${NAT_R_PUB[r7a]}:41071")" ||
+		{ row_stop a7 b7; return; }
+	# iperf3 a7 -> b7 for 8 s; a7 moves to another network after 3 s.
+	ip netns exec "${OV_NS[b7]}" timeout 30 iperf3 -s -1 -B "${V4[b7]}" >/dev/null 2>&1 &
+	WT_PIDS+=("$!")
+	sleep 0.5
+	timeout 30 ip netns exec "${OV_NS[a7]}" iperf3 -c "${V4[b7]}" -t 8 -i 1 -J \
+		>"$WT_TMP/row7.json" 2>&1 &
+	local ip=$!
+	sleep 3
+	nat_move a7
+	wt_log "row 7: a7 moved from ${NAT_R_PUB[r7a]} to ${NAT_R_PUB[r7b]} (LAN ${OV_ADDR[a7]}) during the transfer"
+	if ! wait "$ip"; then
+		row_fail 7 "iperf3 a7 -> b7 across the move failed: $(head -c 300 "$WT_TMP/row7.json")"
+		row_diag a7 b7
+		row_stop a7 b7
+		return
+	fi
+	bytes=$(jq '.end.sum_received.bytes' "$WT_TMP/row7.json")
+	mid=$(jq '[.intervals[5:][].sum.bytes] | min' "$WT_TMP/row7.json")
+	if [[ "$mid" =~ ^[0-9]+$ ]] && ((mid > 0)); then
+		wt_pass "row 7: the transfer went on after the move (every second after it moved data, least $mid bytes; $bytes in all)"
+	else
+		row_fail 7 "no data in some second after the move: $(jq -c '[.intervals[].sum.bytes]' "$WT_TMP/row7.json")"
+		row_diag a7 b7
+	fi
+	if wt_wait_for "b7's path to a7's new network" 10 nat_path_is b7 "$(ere "${NAT_R_PUB[r7b]}:41071")"; then
+		wt_pass "row 7: b7 now reaches a7 at ${NAT_R_PUB[r7b]}:41071"
+	else
+		row_fail 7 "b7's path to a7 after the move: $(nat_peer_summary b7 | head -n 1)"
+	fi
+	ROW_FIG[7]=$(printf '%-8s %-8s %-8s %-9s %-9s' - - - \
+		"$(nat_mbps "$(jq '.end.sum_received.bits_per_second' "$WT_TMP/row7.json")")" -)
+	ROW_PATH[7]="$(nat_peer a7 path_endpoint) / $(nat_peer b7 path_endpoint)"
+	row_stop a7 b7
+}
+
+row_8() {	# both change networks at the same time
+	local t0 took
+	nat_router r8a eim 10
+	nat_router r8b eim 11
+	nat_router r8c eim 12
+	nat_router r8d eim 13
+	nat_host a8 r8a 11 41081
+	nat_host b8 r8c 11 41082
+	nat_second_link a8 r8b 11
+	nat_second_link b8 r8d 11
+	nat_weftd a8
+	nat_weftd b8
+	row_connect 8 a8 b8 "$(ere "${NAT_R_PUB[r8c]}:41082")" "$(ere "${NAT_R_PUB[r8a]}:41081")" ||
+		{ row_stop a8 b8; return; }
+	t0=$EPOCHREALTIME
+	nat_move a8
+	nat_move b8
+	wt_log "row 8: a8 and b8 both moved (to ${NAT_R_PUB[r8b]} and ${NAT_R_PUB[r8d]})"
+	# pings of 0.2 s each until one is answered (at most 75: 15 s)
+	local i ok=0
+	for ((i = 0; i < 75; i++)); do
+		if ip netns exec "${OV_NS[a8]}" ping -n -c 1 -W 0.2 "${V4[b8]}" >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+	done
+	if ((!ok)); then
+		row_fail 8 "no ping a8 -> b8 within 15 s of both moving"
+		row_diag a8 b8
+		row_stop a8 b8
+		return
+	fi
+	took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	if awk -v t="$took" 'BEGIN { exit !(t <= 10) }'; then
+		wt_pass "row 8: reconnected $took s after both moved (limit 10 s)"
+	else
+		row_fail 8 "reconnected only after $took s (limit 10 s)"
+	fi
+	ROW_FIRST[8]=$took
+	if wt_wait_for "ping b8 -> a8" 5 ov_ping b8 "${V4[a8]}" &&
+		wt_wait_for "a8's new path" 10 nat_path_is a8 "$(ere "${NAT_R_PUB[r8d]}:41082")" &&
+		wt_wait_for "b8's new path" 10 nat_path_is b8 "$(ere "${NAT_R_PUB[r8b]}:41081")"; then
+		wt_pass "row 8: both ways again, direct on the new networks"
+	else
+		row_fail 8 "after the move: a8 $(nat_peer_summary a8 | head -n 1); b8 $(nat_peer_summary b8 | head -n 1)"
+		row_diag a8 b8
+	fi
+	ROW_PATH[8]="$(nat_peer a8 path_endpoint) / $(nat_peer b8 path_endpoint)"
+	row_stop a8 b8
+}
+
 declare -A ROW_NAME=(
 	[1]="same LAN (eim router, hairpin)"
 	[2]="EIM NAT <-> EIM NAT"
 	[3]="EIM NAT <-> symmetric NAT"
 	[6]="one NAT, no hairpin"
+	[7]="A moves during iperf3"
+	[8]="both move at once"
 )
 ran=()
 for row in $NAT_ROWS; do
