@@ -57,11 +57,13 @@ static struct json_object *peer_json(struct agent *a, struct apeer *p)
 							       NSEC_PER_SEC)));
 	json_object_object_add(o, "rx_bytes", json_object_new_int64((int64_t)w->rx_bytes));
 	json_object_object_add(o, "tx_bytes", json_object_new_int64((int64_t)w->tx_bytes));
-	/* The path: "direct" (UDP to the endpoint) once a probe or a
-	 * handshake went through, else "none"; "probed" when a probe
-	 * answered lately, with the round trip it took. */
+	/* The path: "relay" when the endpoint is the relay, "direct" (UDP
+	 * to the endpoint) once a probe or a handshake went through, else
+	 * "none"; "probed" when a probe answered lately, with its round
+	 * trip. */
 	const struct apath *t = path_best(a, p);
 	json_object_object_add(o, "path", json_object_new_string(
+		w->has_endpoint && wg_sockaddr_is_relay(&w->endpoint) ? "relay" :
 		t || w->last_handshake_real ? "direct" : "none"));
 	json_object_object_add(o, "probed", json_object_new_boolean(t != NULL));
 	if (t) {
@@ -115,6 +117,14 @@ static struct json_object *status_json(struct agent *a)
 			       json_object_new_int64((int64_t)a->stat_icmp_sent));
 	json_object_object_add(o, "queue_dropped",
 			       json_object_new_int64((int64_t)a->stat_queue_dropped));
+	struct json_object *rl = json_object_new_object();
+	json_object_object_add(rl, "connected", json_object_new_boolean(relayc_ready(a)));
+	json_object_object_add(rl, "control_via_relay", json_object_new_boolean(a->server_via_relay));
+	json_object_object_add(rl, "frames_sent", json_object_new_int64((int64_t)a->relay.frames_tx));
+	json_object_object_add(rl, "frames_received", json_object_new_int64((int64_t)a->relay.frames_rx));
+	json_object_object_add(rl, "dropped", json_object_new_int64((int64_t)a->relay.dropped));
+	json_object_object_add(rl, "connects", json_object_new_int64((int64_t)a->relay.connects));
+	json_object_object_add(o, "relay", rl);
 	json_object_object_add(o, "probes", json_object_new_object());
 	struct json_object *pr;
 	json_object_object_get_ex(o, "probes", &pr);

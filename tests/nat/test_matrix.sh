@@ -31,7 +31,7 @@
 . "$(dirname "$0")/lib.sh"
 nat_init matrix
 
-: "${NAT_ROWS:=1 2 3 6 7 8}"
+: "${NAT_ROWS:=1 2 3 4 5 6 7 8}"
 T0=$SECONDS
 declare -A ROW_RESULT ROW_FIG ROW_FIRST ROW_PATH
 
@@ -231,6 +231,84 @@ row_6() {	# both behind one NAT without hairpin
 	row_stop a6 b6
 }
 
+# row_relayed ROW A B: both join network rowROW and reach each other
+# through the relay: pings both ways, both sides' path "relay" (after the
+# probe burst gave up on a direct one), then the figures.
+row_relayed() {
+	local row=$1 a=$2 b=$3 tok out x
+	ovs networks create "row$row" >/dev/null || wt_fail "networks create row$row"
+	ov_token tok --network "row$row" --reusable
+	for x in "$a" "$b"; do
+		out=$(ovw "$x" up --token "$tok" --hostname "$x" 2>&1) ||
+			{ row_fail "$row" "$x joins: $out"; return 1; }
+		V4[$x]=$(ov_ip "$x") || { row_fail "$row" "weft ip on $x"; return 1; }
+	done
+	wt_pass "row $row: $a (${V4[$a]}) and $b (${V4[$b]}) joined"
+	local t0=$EPOCHREALTIME
+	if ! timeout 20 ip netns exec "${OV_NS[$a]}" ping -n -c 1 -W 15 "${V4[$b]}" >/dev/null 2>&1 &&
+		! wt_wait_for "ping $a -> $b" 5 ov_ping "$a" "${V4[$b]}"; then
+		row_fail "$row" "no ping reply $a -> $b through the overlay"
+		row_diag "$a" "$b"
+		return 1
+	fi
+	ROW_FIRST[$row]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	wt_pass "row $row: ping $a -> $b through the overlay (first reply after ${ROW_FIRST[$row]} s)"
+	if ! wt_wait_for "ping $b -> $a" 10 ov_ping "$b" "${V4[$a]}"; then
+		row_fail "$row" "no ping reply $b -> $a through the overlay"
+		row_diag "$a" "$b"
+		return 1
+	fi
+	wt_pass "row $row: ping $b -> $a through the overlay"
+	for x in "$a" "$b"; do
+		if ! wt_wait_for "$x's path is the relay" 10 nat_peer_path_is "$x" relay; then
+			row_fail "$row" "$x's path: want relay; got $(nat_peer_summary "$x" | head -n 1)"
+			row_diag "$a" "$b"
+			return 1
+		fi
+	done
+	wt_pass "row $row: both sides' path is \"relay\" (no direct path answers)"
+	ROW_PATH[$row]="relay / relay"
+}
+
+# nat_peer_path_is NAME PATH: NAME's peer's "path" is PATH.
+nat_peer_path_is() { [[ "$(nat_peer "$1" path)" == "$2" ]]; }
+
+row_4() {	# symmetric NAT <-> symmetric NAT: relay
+	nat_router r4a symmetric 14
+	nat_router r4b symmetric 15
+	nat_host a4 r4a 11 41041
+	nat_host b4 r4b 11 41042
+	nat_check_kind a4
+	nat_check_kind b4
+	nat_weftd a4
+	nat_weftd b4
+	row_relayed 4 a4 b4 && row_measure 4 a4 b4 &&
+		{ nat_peer_path_is a4 relay && nat_peer_path_is b4 relay &&
+		  wt_pass "row 4: still relayed after the traffic" ||
+		  row_fail 4 "the path changed under traffic: $(nat_peer a4 path) / $(nat_peer b4 path)"; }
+	row_stop a4 b4
+}
+
+row_5() {	# UDP blocked entirely at A, B behind a NAT: relay; A joined through it
+	nat_router r5a udpblock 16
+	nat_router r5b eim 17
+	nat_host a5 r5a 11 41051
+	nat_host b5 r5b 11 41052
+	nat_check_kind a5
+	nat_check_kind b5
+	nat_weftd a5
+	nat_weftd b5
+	if row_relayed 5 a5 b5; then
+		if [[ "$(ovw a5 status --json | jq -r .relay.control_via_relay)" == true ]]; then
+			wt_pass "row 5: a5's control session runs over the relay (it joined that way)"
+		else
+			row_fail 5 "a5's control session is not over the relay: $(ovw a5 status --json | jq -c .relay)"
+		fi
+		row_measure 5 a5 b5
+	fi
+	row_stop a5 b5
+}
+
 row_7() {	# A's underlay address changes in the middle of an iperf3
 	local res bytes mid
 	nat_router r7a eim 7
@@ -333,6 +411,8 @@ declare -A ROW_NAME=(
 	[1]="same LAN (eim router, hairpin)"
 	[2]="EIM NAT <-> EIM NAT"
 	[3]="EIM NAT <-> symmetric NAT"
+	[4]="symmetric <-> symmetric"
+	[5]="UDP blocked <-> NAT"
 	[6]="one NAT, no hairpin"
 	[7]="A moves during iperf3"
 	[8]="both move at once"
