@@ -370,7 +370,7 @@ int cli_status(struct cli *c)
 {
 	static const char *const keys[] = { "public_key", "endpoint", "listen",
 					    "started", "uptime_s" };
-	struct json_object *res, *ctl;
+	struct json_object *res, *ctl, *relay;
 
 	if (cli_call(c, "status", NULL, &res))
 		return 1;
@@ -380,6 +380,12 @@ int cli_status(struct cli *c)
 		if (json_object_object_get_ex(res, "control", &ctl) && ctl) {
 			json_object_object_foreach(ctl, k, v)
 				printf("%-11s %s\n", k, json_object_get_string(v));
+		}
+		if (json_object_object_get_ex(res, "relay", &relay) && relay) {
+			json_object_object_foreach(relay, k, v)
+				printf("relay %-17s %s\n", k, json_object_get_string(v));
+		} else {
+			printf("%-11s off\n", "relay");
 		}
 	}
 	json_object_put(res);

@@ -100,6 +100,7 @@ struct control {
 	struct deferred *deferred;	/* node.reconnect entries to write */
 	size_t n_deferred;
 	struct control_stats stats;
+	struct control_relay relay;	/* send == NULL: no relay */
 	_Alignas(16) uint8_t rx[CONTROL_BATCH][CONTROL_BUF];
 	_Alignas(16) uint8_t tx[WG_HEADROOM + CONTROL_BUF + WG_TAILROOM];
 	/* What the engine sends while one event is handled leaves in one
@@ -520,7 +521,9 @@ static bool control_fill_node(struct control *c, struct ctl_msg *m,
 	m->present |= CTL_HAS(CTL_T_NODE_ID) | CTL_HAS(CTL_T_PUBLIC_KEY) |
 		      CTL_HAS(CTL_T_IPV4) | CTL_HAS(CTL_T_IPV6) |
 		      CTL_HAS(CTL_T_NAME);
-	if (peer && peer->has_endpoint)
+	/* A relayed node's pseudo endpoint names one of our connections:
+	 * no address another node could use (it asks the relay itself). */
+	if (peer && peer->has_endpoint && !wg_sockaddr_is_relay(&peer->endpoint))
 		control_endpoint_of(&peer->endpoint, &m->endpoints[m->n_endpoints++]);
 	control_parse_endpoints(m, n->endpoints);
 	return true;
@@ -579,6 +582,10 @@ static void control_peer_addr(const struct wg_peer *peer, char *out, size_t cap)
 	snprintf(out, cap, "an unknown address");
 	if (!peer->has_endpoint)
 		return;
+	if (wg_sockaddr_is_relay(&peer->endpoint)) {
+		snprintf(out, cap, "the relay");
+		return;
+	}
 	ctl_msg_init(&m, CTL_OK, 0);
 	control_endpoint_of(&peer->endpoint, &m.endpoints[m.n_endpoints++]);
 	control_endpoints_text(&m, out, cap);
@@ -1062,12 +1069,13 @@ static void control_expire_provisional(struct control *c)
 	}
 }
 
-static void control_out_flush(struct control *c)
+/* out[from, to) by UDP, in sendmmsg batches. */
+static void control_out_udp(struct control *c, unsigned from, unsigned to)
 {
 	struct mmsghdr m[CONTROL_BATCH];
 	struct iovec iov[CONTROL_BATCH];
 
-	for (unsigned i = 0; i < c->n_out; i++) {
+	for (unsigned i = from; i < to; i++) {
 		iov[i] = (struct iovec){ c->out[i], c->out_len[i] };
 		m[i].msg_hdr = (struct msghdr){
 			.msg_name = &c->out_to[i],
@@ -1075,11 +1083,38 @@ static void control_out_flush(struct control *c)
 			.msg_iov = &iov[i], .msg_iovlen = 1,
 		};
 	}
-	for (unsigned done = 0; done < c->n_out;) {
-		int n = sendmmsg(c->fd, m + done, c->n_out - done, 0);
+	for (unsigned done = from; done < to;) {
+		int n = sendmmsg(c->fd, m + done, to - done, 0);
 		if (n <= 0)
 			break;	/* a full socket buffer drops, like a NIC */
 		done += (unsigned)n;
+	}
+}
+
+/* out[from, to) to relayed nodes; without a relay they are dropped. */
+static void control_out_relay(struct control *c, unsigned from, unsigned to)
+{
+	if (!c->relay.send)
+		return;
+	for (unsigned i = from; i < to; i++)
+		c->relay.send(c->relay.ctx, &c->out_to[i], c->out[i], c->out_len[i]);
+	c->relay.flush(c->relay.ctx);
+}
+
+/* Sends what waits in the order it was made, a run of UDP datagrams or
+ * of relayed ones at a time: a NOTIFY still leaves before the answer that
+ * makes its subject's handshake start, whichever way each goes. */
+static void control_out_flush(struct control *c)
+{
+	for (unsigned i = 0, j; i < c->n_out; i = j) {
+		bool relay = wg_sockaddr_is_relay(&c->out_to[i]);
+		for (j = i + 1; j < c->n_out; j++)
+			if (wg_sockaddr_is_relay(&c->out_to[j]) != relay)
+				break;
+		if (relay)
+			control_out_relay(c, i, j);
+		else
+			control_out_udp(c, i, j);
 	}
 	c->n_out = 0;
 }
@@ -1095,7 +1130,8 @@ static void control_udp_send(void *ctx, const union wg_sockaddr *to,
 		control_out_flush(c);
 	memcpy(c->out[c->n_out], msg, len);
 	c->out_len[c->n_out] = len;
-	memcpy(&c->out_to[c->n_out], to, wg_sockaddr_len(to));
+	/* Whole: a relay endpoint is longer than its family says. */
+	c->out_to[c->n_out] = *to;
 	c->n_out++;
 }
 
@@ -1348,6 +1384,37 @@ void control_presence(const struct control *c, const uint8_t public_key[32],
 	out->online = out->last_seen &&
 		      clock_mono_ns() - p->last_received <
 		      (uint64_t)CONTROL_ONLINE_WINDOW_S * NSEC_PER_SEC;
+}
+
+void control_set_relay(struct control *c, const struct control_relay *r)
+{
+	if (r)
+		c->relay = *r;
+	else
+		memset(&c->relay, 0, sizeof(c->relay));
+}
+
+void control_relay_input(struct control *c, const union wg_sockaddr *from,
+			 const uint8_t *pkt, size_t len)
+{
+	if (len > CONTROL_BUF)
+		return;
+	/* The engine decrypts in place and wants an aligned buffer: the
+	 * relay's frame is neither ours nor aligned. */
+	memcpy(c->rx[0], pkt, len);
+	clock_feed(c->dev);
+	wg_device_receive(c->dev, from, c->rx[0], len);
+	control_out_flush(c);
+}
+
+bool control_node_known(struct control *c, const uint8_t pub[32])
+{
+	const struct sess *s = control_sess_key(c, pub);
+	struct store_node n;
+
+	if (s && s->node_id)
+		return true;
+	return !store_node_get_key(c->st, pub, &n) && !control_expired(&n);
 }
 
 void control_get_stats(const struct control *c, struct control_stats *out)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sockaddr.h"
 #include "store.h"
 
 /* A node is online while the server has had an authenticated packet from
@@ -68,6 +69,28 @@ void control_presence(const struct control *c, const uint8_t public_key[32],
  * and control_close once more.  0 or -errno (the store's message is in
  * store_errmsg); what failed is written again next time. */
 int control_flush(struct control *c);
+
+/* The relay (relayd.h) as the control plane sees it.  A node whose
+ * packets come through the relay has a pseudo endpoint (WG_AF_RELAY, the
+ * identifier of its relay connection); what the engine sends to such an
+ * endpoint goes to send() instead of the UDP socket, in the order the
+ * engine produced it, and flush() is called after each run of them. */
+struct control_relay {
+	void (*send)(void *ctx, const union wg_sockaddr *to, const uint8_t *pkt,
+		     size_t len);
+	void (*flush)(void *ctx);
+	void *ctx;
+};
+/* r is copied; NULL detaches (relay endpoints are then dropped). */
+void control_set_relay(struct control *c, const struct control_relay *r);
+/* A WireGuard message for the server's key that came through the relay
+ * from the pseudo endpoint from: handled as if it arrived by UDP.
+ * Messages longer than a control datagram (2048 bytes) are dropped. */
+void control_relay_input(struct control *c, const union wg_sockaddr *from,
+			 const uint8_t *pkt, size_t len);
+/* True when pub is a node the store knows (not expired): a live
+ * registered session answers without the store. */
+bool control_node_known(struct control *c, const uint8_t pub[32]);
 
 /* Counters for `weft-server status`. */
 struct control_stats {

@@ -42,7 +42,8 @@ static const struct cli_cmd main_cmds[] = {
 	  "  --listen ADDR:PORT    UDP address to listen on (default 0.0.0.0 and the\n"
 	  "                        endpoint's port; [::]:PORT for an IPv6 endpoint)\n",
 	  0, 0, { "--endpoint=", "--listen=" }, main_init },
-	{ NULL, "serve", "[--check] [--ephemeral-timeout DURATION] [--log-level LEVEL]",
+	{ NULL, "serve", "[--check] [--ephemeral-timeout DURATION] "
+	  "[--relay-listen ADDR:PORT | --no-relay] [--log-level LEVEL]",
 	  "run the server in the foreground (logs to stderr)",
 	  "  --check                      check the state directory, key and database,\n"
 	  "                               print what was found and exit\n"
@@ -53,8 +54,14 @@ static const struct cli_cmd main_cmds[] = {
 	  "                               (90s, 30m, 12h, 1h30m; default 10m); keep\n"
 	  "                               it above weftd's 25 s keepalive, or idle\n"
 	  "                               but running nodes are removed too\n"
+	  "  --relay-listen ADDR:PORT     TCP address of the relay (default: the\n"
+	  "                               control plane's UDP address and port, so\n"
+	  "                               nodes reach both at the token's endpoint)\n"
+	  "  --no-relay                   no relay: nodes that cannot use UDP to\n"
+	  "                               the server or each other cannot join\n"
 	  "  --log-level LEVEL            debug, info (default), warn or error\n",
-	  0, 0, { "--check", "--foreground", "--ephemeral-timeout=", "--log-level=" },
+	  0, 0, { "--check", "--foreground", "--ephemeral-timeout=", "--relay-listen=",
+		  "--no-relay", "--log-level=" },
 	  main_serve },
 	{ "networks", "create", "NAME [--prefix4 CIDR] [--prefix6 CIDR]",
 	  "create an overlay network",
@@ -297,7 +304,9 @@ static int main_init(struct cli *c)
 static int main_serve(struct cli *c)
 {
 	struct serve_opts opt = { .check = cli_flag(c, "--check"),
-				  .ephemeral_timeout = OPS_EPHEMERAL_TIMEOUT_S };
+				  .ephemeral_timeout = OPS_EPHEMERAL_TIMEOUT_S,
+				  .no_relay = cli_flag(c, "--no-relay"),
+				  .relay_listen = cli_opt(c, "--relay-listen") };
 	const char *timeout = cli_opt(c, "--ephemeral-timeout");
 	const char *level = cli_opt(c, "--log-level");
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
@@ -306,6 +315,9 @@ static int main_serve(struct cli *c)
 
 	if (timeout && ipam_duration_parse(timeout, &opt.ephemeral_timeout, err))
 		return main_usage_error(c->cmd, "bad --ephemeral-timeout: %s", err);
+	if (opt.no_relay && opt.relay_listen)
+		return main_usage_error(c->cmd, "--relay-listen and --no-relay "
+					"contradict each other: give one");
 	if (level) {
 		while (l < 4 && strcmp(levels[l], level))
 			l++;

@@ -2,6 +2,7 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include "encoding.h"
 #include "ipam.h"
 #include "log.h"
+#include "relayd.h"
 #include "token.h"
 #include "when.h"
 
@@ -831,6 +833,33 @@ static int ops_audit_list(struct ops *o, struct json_object *args, struct ops_re
 	return 0;
 }
 
+/* The relay's connections and counters, flat (the text status prints
+ * them one per line). */
+static struct json_object *ops_json_relay(const struct relayd *relay)
+{
+#define F(x) { #x, offsetof(struct relayd_stats, x) }
+	static const struct { const char *name; size_t off; } f[] = {
+		F(open), F(opening), F(accepted), F(authenticated), F(replaced),
+		F(frames), F(bytes), F(to_server), F(from_server), F(pings),
+		F(drop_no_peer), F(drop_not_node), F(drop_queue_full),
+		F(drop_memory), F(drop_gone), F(refused_full), F(opening_evicted),
+		F(refused_dh_rate), F(bad_hello), F(bad_proof), F(open_timeouts),
+		F(open_abandoned), F(idle_timeouts), F(broken_streams), F(closed),
+	};
+#undef F
+	struct json_object *j = json_object_new_object();
+	struct relayd_stats s;
+
+	relayd_get_stats(relay, &s);
+	json_object_object_add(j, "listen", json_object_new_string(relayd_address(relay)));
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&s + f[i].off, sizeof(v));
+		json_object_object_add(j, f[i].name, json_object_new_int64((int64_t)v));
+	}
+	return j;
+}
+
 static int ops_status(struct ops *o, struct json_object *args, struct ops_res *r)
 {
 	struct json_object *j = json_object_new_object(), *c = NULL;
@@ -853,6 +882,7 @@ static int ops_status(struct ops *o, struct json_object *args, struct ops_res *r
 		json_object_object_add(c, "errors", json_object_new_int64((int64_t)s.errors));
 	}
 	json_object_object_add(j, "control", c);
+	json_object_object_add(j, "relay", o->relay ? ops_json_relay(o->relay) : NULL);
 	r->result = j;
 	snprintf(r->object, sizeof(r->object), "server");
 	return 0;

@@ -36,6 +36,7 @@
 #include "store.h"
 
 struct control;
+struct relayd;
 
 /* Default time an ephemeral node may stay offline before removal. */
 #define OPS_EPHEMERAL_TIMEOUT_S 600
@@ -43,6 +44,7 @@ struct control;
 struct ops {
 	struct store *st;		/* borrowed */
 	struct control *ctl;		/* borrowed; NULL = none */
+	struct relayd *relay;		/* borrowed; NULL = no relay */
 	uint8_t server_pub[32];
 	char endpoint[STORE_META_SIZE];	/* what join tokens carry */
 	char listen[STORE_META_SIZE];

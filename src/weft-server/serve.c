@@ -19,19 +19,22 @@
 #include "encoding.h"
 #include "log.h"
 #include "ops.h"
+#include "relayd.h"
 
 #define SERVE_EVENTS 64
 #define SERVE_MAX_CONTROL_FDS 8
 #define SERVE_HOUSEKEEPING_NS 1000000000ull
 #define SERVE_REAP_EVERY 10	/* housekeeping ticks, at most */
 
-enum { SERVE_EV_SIGNAL = 1, SERVE_EV_TIMER, SERVE_EV_CONTROL, SERVE_EV_ADMIN };
+enum { SERVE_EV_SIGNAL = 1, SERVE_EV_TIMER, SERVE_EV_CONTROL, SERVE_EV_ADMIN,
+       SERVE_EV_RELAY };
 
 struct serve {
 	int epfd, sigfd, timerfd;
 	struct store *st;
 	struct control *ctl;
 	struct admin *admin;
+	struct relayd *relay;		/* NULL with --no-relay */
 	struct ops ops;
 	uint64_t housekeeping;		/* next tick, CLOCK_MONOTONIC ns */
 	unsigned ticks;
@@ -92,6 +95,65 @@ static int serve_fds(struct serve *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* --- the relay and the control plane, each the other's hook --- */
+
+static void serve_relay_to_server(void *ctx, const union wg_sockaddr *from,
+				  const uint8_t *pkt, size_t len)
+{
+	struct serve *s = ctx;
+
+	control_relay_input(s->ctl, from, pkt, len);
+}
+
+static bool serve_relay_known(void *ctx, const uint8_t pub[32])
+{
+	struct serve *s = ctx;
+
+	return control_node_known(s->ctl, pub);
+}
+
+static void serve_control_to_relay(void *ctx, const union wg_sockaddr *to,
+				   const uint8_t *pkt, size_t len)
+{
+	struct serve *s = ctx;
+
+	relayd_send(s->relay, to, pkt, len);
+}
+
+static void serve_control_relay_flush(void *ctx)
+{
+	struct serve *s = ctx;
+
+	relayd_flush(s->relay);
+}
+
+static int serve_relay_open(struct serve *s, const struct serve_opts *opt,
+			    const uint8_t priv[32], const char *listen,
+			    char *err, size_t errlen)
+{
+	const struct relayd_hooks hooks = {
+		.to_server = serve_relay_to_server, .known = serve_relay_known, .ctx = s,
+	};
+	const struct control_relay cr = {
+		.send = serve_control_to_relay, .flush = serve_control_relay_flush,
+		.ctx = s,
+	};
+	int r;
+
+	if (opt->no_relay)
+		return 0;
+	r = relayd_open(&s->relay, priv, opt->relay_listen ? opt->relay_listen : listen,
+			s->epfd, SERVE_EV_RELAY, &hooks, err, errlen);
+	if (!r)
+		control_set_relay(s->ctl, &cr);
+	else if (!opt->relay_listen) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (move it with --relay-listen "
+			 "ADDR:PORT, or turn it off with --no-relay)");
+	}
+	return r;
+}
+
 static int serve_open(struct serve *s, const struct state_paths *p,
 		      const struct serve_opts *opt, char *err, size_t errlen)
 {
@@ -121,11 +183,14 @@ static int serve_open(struct serve *s, const struct state_paths *p,
 		r = -EADDRINUSE;
 	} else if (!(r = serve_fds(s, err, errlen))) {
 		r = control_open(&s->ctl, s->st, priv, listen, err, errlen);
+		if (!r)
+			r = serve_relay_open(s, opt, priv, listen, err, errlen);
 	}
 	crypto_wipe(priv, sizeof(priv));
 	if (r)
 		return r;
 	s->ops.ctl = s->ctl;
+	s->ops.relay = s->relay;
 	n = control_fds(s->ctl, fds, SERVE_MAX_CONTROL_FDS);
 	for (int i = 0; i < n; i++)
 		if ((r = serve_watch(s, fds[i], SERVE_EV_CONTROL))) {
@@ -139,6 +204,9 @@ static int serve_open(struct serve *s, const struct state_paths *p,
 static void serve_close(struct serve *s)
 {
 	admin_close(s->admin);		/* removes admin.sock */
+	if (s->ctl)
+		control_set_relay(s->ctl, NULL);
+	relayd_close(s->relay);
 	control_close(s->ctl);
 	store_close(s->st);
 	if (s->timerfd >= 0)
@@ -175,6 +243,8 @@ static void serve_housekeeping(struct serve *s)
 		return;
 	s->housekeeping = now + SERVE_HOUSEKEEPING_NS;
 	admin_tick(s->admin);
+	if (s->relay)
+		relayd_tick(s->relay);
 	if (++s->ticks % s->reap_every == 0)
 		ops_reap(&s->ops, (int64_t)time(NULL));
 }
@@ -215,13 +285,17 @@ static int serve_loop(struct serve *s)
 			case SERVE_EV_TIMER: serve_housekeeping(s); break;
 			case SERVE_EV_CONTROL: control_event(s->ctl, fd); break;
 			case SERVE_EV_ADMIN: admin_event(s->admin, fd, ev[i].events); break;
+			case SERVE_EV_RELAY:
+				relayd_event(s->relay, (uint32_t)fd, ev[i].events);
+				break;
 			}
 		}
 	}
 	return 0;
 }
 
-static int serve_check(const struct serve *s, const struct state_paths *p)
+static int serve_check(const struct serve *s, const struct state_paths *p,
+		       const struct serve_opts *opt)
 {
 	char pub[48];
 	int version = 0;
@@ -233,6 +307,11 @@ static int serve_check(const struct serve *s, const struct state_paths *p)
 	printf("database:        %s (schema %d)\n", p->db, version);
 	printf("endpoint:        %s\n", s->ops.endpoint);
 	printf("listen:          %s\n", s->ops.listen);
+	if (opt->no_relay)
+		printf("relay:           off\n");
+	else
+		printf("relay:           TCP %s\n", opt->relay_listen ? opt->relay_listen :
+		       s->ops.listen);
 	printf("configuration OK\n");
 	return 0;
 }
@@ -251,7 +330,7 @@ int serve_run(const struct state_paths *p, const struct serve_opts *opt)
 			snprintf(s.ops.listen, sizeof(s.ops.listen), "%s", listen);
 			store_meta_get(s.st, STORE_META_ENDPOINT, s.ops.endpoint,
 				       sizeof(s.ops.endpoint));
-			rc = serve_check(&s, p);
+			rc = serve_check(&s, p, opt);
 		} else if (s.st) {
 			snprintf(err, sizeof(err), "%s holds an unusable private key", p->key);
 		}
@@ -268,9 +347,10 @@ int serve_run(const struct state_paths *p, const struct serve_opts *opt)
 	}
 	b64_encode(pub, s.ops.server_pub, 32, B64_STD);
 	log_info("weft-server started: public key %s, endpoint %s, listening on "
-		 "UDP %s, admin socket %s, ephemeral nodes removed after %llds "
-		 "offline", pub, s.ops.endpoint, s.ops.listen, p->sock,
-		 (long long)opt->ephemeral_timeout);
+		 "UDP %s, relay %s%s, admin socket %s, ephemeral nodes removed "
+		 "after %llds offline", pub, s.ops.endpoint, s.ops.listen,
+		 s.relay ? "on TCP " : "off", s.relay ? relayd_address(s.relay) : "",
+		 p->sock, (long long)opt->ephemeral_timeout);
 	rc = serve_loop(&s);
 	serve_close(&s);
 	log_info("weft-server stopped");

@@ -1,7 +1,8 @@
 /*
  * serve — `weft-server serve`: the foreground server.  One thread, one
  * epoll loop over the admin socket and its connections, the control
- * plane's UDP socket(s), a timerfd (the control plane's next deadline and
+ * plane's UDP socket(s), the relay's TCP listener and connections
+ * (relayd.h), a timerfd (the control plane's next deadline and
  * a one-second housekeeping tick) and a signalfd: SIGTERM or SIGINT stop
  * it cleanly, removing admin.sock.
  */
@@ -16,6 +17,8 @@
 struct serve_opts {
 	bool check;			/* validate the state and exit */
 	int64_t ephemeral_timeout;	/* seconds */
+	bool no_relay;			/* no relay listener at all */
+	const char *relay_listen;	/* TCP ADDR:PORT; NULL = the UDP listen */
 };
 
 /* Runs until a stop signal; returns the process exit code (0 or 1).

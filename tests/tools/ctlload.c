@@ -46,11 +46,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "crypto.h"
-#include "ctl.h"
-#include "ctlnet.h"
-#include "device.h"
-#include "token.h"
+#include "ctlnode.h"
 
 #define LOAD_MAX_CLIENTS  1024
 #define LOAD_MAX_WINDOW   256
@@ -61,7 +57,6 @@
 #define LOAD_TICK_NS      (20 * 1000000ull)
 #define LOAD_BATCH        64
 #define LOAD_PKT          1536		/* the largest WireGuard message we send */
-#define LOAD_NODE_PORT    40000
 #define LOAD_REG_SLOT     0xffff	/* request id low bits of REGISTER */
 
 enum load_by { LOAD_BY_IPV4, LOAD_BY_IPV6, LOAD_BY_NAME, LOAD_BY_MIX };
@@ -91,7 +86,7 @@ struct load_client {
 	size_t tx_len[LOAD_BATCH];
 	uint8_t tx[LOAD_BATCH][LOAD_PKT];
 	struct load_slot slot[LOAD_MAX_WINDOW];
-	_Alignas(16) uint8_t buf[WG_HEADROOM + CTLNET_HEADERS + CTL_MAX_MSG + WG_TAILROOM];
+	_Alignas(16) uint8_t buf[CTLNODE_BUF];
 };
 
 struct load_opts {
@@ -211,16 +206,7 @@ static void load_udp_send(void *ctx, const union wg_sockaddr *to,
 
 static void load_send(struct load_client *c, const struct ctl_msg *m)
 {
-	uint8_t msg[CTL_MAX_MSG];
-	int n = ctl_encode(m, msg, sizeof(msg));
-	size_t len;
-
-	if (n < 0)
-		return;
-	len = ctlnet_wrap(c->buf + WG_HEADROOM, CTLNET_HEADERS + CTL_MAX_MSG,
-			  CTLNET_TO_SERVER, LOAD_NODE_PORT, msg, (size_t)n);
-	if (len)
-		wg_peer_send_packet(c->server, c->buf, len);
+	ctlnode_send(c->server, c->buf, m);
 }
 
 static void load_register(struct load_client *c)
@@ -228,11 +214,8 @@ static void load_register(struct load_client *c)
 	struct ctl_msg m;
 	char host[32];
 
-	ctl_msg_init(&m, CTL_REGISTER, LOAD_REG_SLOT);
-	memcpy(m.join_secret, c->l->secret, 32);
 	snprintf(host, sizeof(host), "load-%u", (unsigned)(c - c->l->c));
-	memcpy(m.hostname, host, strlen(host) + 1);
-	m.present |= CTL_HAS(CTL_T_JOIN_SECRET) | CTL_HAS(CTL_T_HOSTNAME);
+	ctlnode_register(&m, LOAD_REG_SLOT, c->l->secret, host);
 	c->reg_sent = c->dev->now;
 	load_send(c, &m);
 	ctl_msg_wipe(&m);
@@ -315,14 +298,9 @@ static void load_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 			 size_t len)
 {
 	struct load_client *c = ctx;
-	const uint8_t *payload;
-	size_t plen;
-	uint16_t port;
 	struct ctl_msg m;
 
-	if (peer != c->server ||
-	    !ctlnet_unwrap(pkt, len, CTLNET_TO_NODE, &payload, &plen, &port) ||
-	    ctl_decode(payload, plen, &m))
+	if (peer != c->server || !ctlnode_unwrap(pkt, len, &m))
 		return;
 	if (m.type == CTL_NOTIFY) {
 		struct ctl_msg ok;
@@ -390,34 +368,14 @@ static void load_tick(struct load *l, struct load_client *c)
 
 static bool load_endpoint(struct load *l, const struct token *t)
 {
-	const struct token_endpoint *te = &t->endpoints[0];
-	static const uint8_t v6_loopback[16] = { [15] = 1 };
-
-	memset(&l->server_ep, 0, sizeof(l->server_ep));
-	if (te->kind == TOKEN_HOST_IPV4 && te->addr[0] == 127) {
-		l->server_ep.in4.sin_family = AF_INET;
-		memcpy(&l->server_ep.in4.sin_addr, te->addr, 4);
-		l->server_ep.in4.sin_port = htons(te->port);
-		return true;
-	}
-	if (te->kind == TOKEN_HOST_IPV6 && !memcmp(te->addr, v6_loopback, 16)) {
-		l->server_ep.in6.sin6_family = AF_INET6;
-		memcpy(&l->server_ep.in6.sin6_addr, te->addr, 16);
-		l->server_ep.in6.sin6_port = htons(te->port);
-		return true;
-	}
-	fprintf(stderr, "ctlload: loopback only: the token's endpoint %s:%u is not "
-		"127.0.0.0/8 or [::1]\n", te->host, te->port);
-	return false;
+	return ctlnode_loopback(t, &l->server_ep, "ctlload");
 }
 
 static bool load_client_open(struct load *l, struct load_client *c, int ep)
 {
-	static const uint8_t ctl_server[16] = { 0xfe, 0x80, [15] = 1 };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-	uint8_t priv[32];
+	uint8_t pub[32];
 	int size = 1 << 20;
-	bool ok;
 
 	c->l = l;
 	c->fd = socket(l->server_ep.sa.sa_family,
@@ -430,14 +388,10 @@ static bool load_client_open(struct load *l, struct load_client *c, int ep)
 	    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev))
 		return false;
 	clock_feed(c->dev);
-	ok = crypto_x25519_generate(priv) &&
-	     !wg_device_set_private_key(c->dev, priv) &&
-	     !wg_peer_new(c->dev, l->server_pub, &c->server) &&
-	     !wg_peer_add_allowed_ip(c->server, AF_INET6, ctl_server, 128);
-	crypto_wipe(priv, sizeof(priv));
-	if (ok)
-		wg_peer_set_endpoint(c->server, &l->server_ep);
-	return ok;
+	if (!ctlnode_engine(c->dev, l->server_pub, &c->server, pub, NULL))
+		return false;
+	wg_peer_set_endpoint(c->server, &l->server_ep);
+	return true;
 }
 
 static void load_close(struct load *l)
