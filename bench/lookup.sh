@@ -108,7 +108,7 @@ ws() { timeout -k 2 10 "$SERVER" "$@"; }
 
 # start_server [PIN...]: serve in the background, wait for the admin socket.
 start_server() {
-	"$@" "$SERVER" serve --log-level warn >>"$WEFT_STATE_DIR/server.log" 2>&1 &
+	"$@" "$SERVER" serve --stun-listen 127.0.0.1:0 --log-level warn >>"$WEFT_STATE_DIR/server.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 100); do
 		ws status >/dev/null 2>&1 && return 0

@@ -22,6 +22,8 @@
 #include "device.h"
 #include "ipam.h"
 #include "log.h"
+#include "stun.h"
+#include "stunsrv.h"
 #include "token.h"
 #include "uapi.h"
 #include "when.h"
@@ -86,6 +88,8 @@ struct provisional {
 };
 
 struct control {
+	struct ctl_endpoint stun[CTL_MAX_RELAYS];
+	unsigned n_stun;
 	struct store *st;
 	struct control_net netcache[CONTROL_NETCACHE];
 	struct wg_device *dev;
@@ -545,6 +549,8 @@ static void control_register_ok(struct control *c, struct wg_peer *peer,
 	}
 	m.present &= ~CTL_HAS(CTL_T_PUBLIC_KEY);
 	m.n_endpoints = 0;
+	m.n_stun = (uint8_t)c->n_stun;
+	memcpy(m.stun, c->stun, sizeof(m.stun));
 	control_send(c, peer, s->node_port, &m);
 	c->stats.registers++;
 }
@@ -1273,9 +1279,26 @@ void control_event(struct control *c, int fd)
 	if (n <= 0)
 		return;
 	clock_feed(c->dev);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		/* STUN on this port too: a node's discovery compares what
+		 * this port and the STUN port see of it. */
+		uint8_t ans[STUN_ANSWER_MAX];
+		size_t a = stunsrv_answer(ans, sizeof(ans), c->rx[i], msgs[i].msg_len,
+					  &from[i]);
+		if (a) {
+			sendto(fd, ans, a, MSG_DONTWAIT, &from[i].sa, msgs[i].msg_hdr.msg_namelen);
+			c->stats.stun_answered++;
+			continue;
+		}
 		wg_device_receive(c->dev, &from[i], c->rx[i], msgs[i].msg_len);
+	}
 	control_out_flush(c);
+}
+
+void control_set_stun(struct control *c, const struct ctl_endpoint *eps, unsigned n)
+{
+	c->n_stun = n < CTL_MAX_RELAYS ? n : CTL_MAX_RELAYS;
+	memcpy(c->stun, eps, c->n_stun * sizeof(*eps));
 }
 
 uint64_t control_tick(struct control *c)

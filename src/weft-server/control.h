@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl.h"
 #include "sockaddr.h"
 #include "store.h"
 
@@ -92,9 +93,14 @@ void control_relay_input(struct control *c, const union wg_sockaddr *from,
  * registered session answers without the store. */
 bool control_node_known(struct control *c, const uint8_t pub[32]);
 
+/* The STUN servers nodes are told about at registration (REGISTER_OK),
+ * at most CTL_MAX_RELAYS; n = 0 for none. */
+void control_set_stun(struct control *c, const struct ctl_endpoint *eps, unsigned n);
+
 /* Counters for `weft-server status`. */
 struct control_stats {
 	uint64_t sessions, registers, lookups, notifies, errors;
+	uint64_t stun_answered;		/* STUN Binding requests on the control port */
 };
 void control_get_stats(const struct control *c, struct control_stats *out);
 

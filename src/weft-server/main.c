@@ -43,7 +43,8 @@ static const struct cli_cmd main_cmds[] = {
 	  "                        endpoint's port; [::]:PORT for an IPv6 endpoint)\n",
 	  0, 0, { "--endpoint=", "--listen=" }, main_init },
 	{ NULL, "serve", "[--check] [--ephemeral-timeout DURATION] "
-	  "[--relay-listen ADDR:PORT | --no-relay] [--log-level LEVEL]",
+	  "[--relay-listen ADDR:PORT | --no-relay] [--stun-listen ADDR:PORT | --no-stun] "
+	  "[--log-level LEVEL]",
 	  "run the server in the foreground (logs to stderr)",
 	  "  --check                      check the state directory, key and database,\n"
 	  "                               print what was found and exit\n"
@@ -59,9 +60,14 @@ static const struct cli_cmd main_cmds[] = {
 	  "                               nodes reach both at the token's endpoint)\n"
 	  "  --no-relay                   no relay: nodes that cannot use UDP to\n"
 	  "                               the server or each other cannot join\n"
+	  "  --stun-listen ADDR:PORT[,..] UDP address(es) of the STUN responder\n"
+	  "                               (default 0.0.0.0:3478, [::]:3478 for an\n"
+	  "                               IPv6 listen address); the control port\n"
+	  "                               answers STUN too\n"
+	  "  --no-stun                    no STUN responder on its own port\n"
 	  "  --log-level LEVEL            debug, info (default), warn or error\n",
 	  0, 0, { "--check", "--foreground", "--ephemeral-timeout=", "--relay-listen=",
-		  "--no-relay", "--log-level=" },
+		  "--no-relay", "--stun-listen=", "--no-stun", "--log-level=" },
 	  main_serve },
 	{ "networks", "create", "NAME [--prefix4 CIDR] [--prefix6 CIDR]",
 	  "create an overlay network",
@@ -306,7 +312,9 @@ static int main_serve(struct cli *c)
 	struct serve_opts opt = { .check = cli_flag(c, "--check"),
 				  .ephemeral_timeout = OPS_EPHEMERAL_TIMEOUT_S,
 				  .no_relay = cli_flag(c, "--no-relay"),
-				  .relay_listen = cli_opt(c, "--relay-listen") };
+				  .relay_listen = cli_opt(c, "--relay-listen"),
+				  .no_stun = cli_flag(c, "--no-stun"),
+				  .stun_listen = cli_opt(c, "--stun-listen") };
 	const char *timeout = cli_opt(c, "--ephemeral-timeout");
 	const char *level = cli_opt(c, "--log-level");
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
@@ -317,6 +325,9 @@ static int main_serve(struct cli *c)
 		return main_usage_error(c->cmd, "bad --ephemeral-timeout: %s", err);
 	if (opt.no_relay && opt.relay_listen)
 		return main_usage_error(c->cmd, "--relay-listen and --no-relay "
+					"contradict each other: give one");
+	if (opt.no_stun && opt.stun_listen)
+		return main_usage_error(c->cmd, "--stun-listen and --no-stun "
 					"contradict each other: give one");
 	if (level) {
 		while (l < 4 && strcmp(levels[l], level))

@@ -18,6 +18,7 @@
 #include "ipam.h"
 #include "log.h"
 #include "relayd.h"
+#include "stunsrv.h"
 #include "token.h"
 #include "when.h"
 
@@ -880,9 +881,22 @@ static int ops_status(struct ops *o, struct json_object *args, struct ops_res *r
 		json_object_object_add(c, "lookups", json_object_new_int64((int64_t)s.lookups));
 		json_object_object_add(c, "notifies", json_object_new_int64((int64_t)s.notifies));
 		json_object_object_add(c, "errors", json_object_new_int64((int64_t)s.errors));
+		json_object_object_add(c, "stun_answered", json_object_new_int64((int64_t)s.stun_answered));
 	}
 	json_object_object_add(j, "control", c);
 	json_object_object_add(j, "relay", o->relay ? ops_json_relay(o->relay) : NULL);
+	if (o->stun) {
+		const struct stunsrv_stats *ss = stunsrv_stats(o->stun);
+		struct json_object *st = json_object_new_object();
+		json_object_object_add(st, "port", json_object_new_int(stunsrv_port(o->stun)));
+		json_object_object_add(st, "requests", json_object_new_int64((int64_t)ss->requests));
+		json_object_object_add(st, "answered", json_object_new_int64((int64_t)ss->answered));
+		json_object_object_add(st, "errors_sent", json_object_new_int64((int64_t)ss->errors_sent));
+		json_object_object_add(st, "dropped", json_object_new_int64((int64_t)ss->dropped));
+		json_object_object_add(j, "stun", st);
+	} else {
+		json_object_object_add(j, "stun", NULL);
+	}
 	r->result = j;
 	snprintf(r->object, sizeof(r->object), "server");
 	return 0;

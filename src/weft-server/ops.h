@@ -37,6 +37,7 @@
 
 struct control;
 struct relayd;
+struct stunsrv;
 
 /* Default time an ephemeral node may stay offline before removal. */
 #define OPS_EPHEMERAL_TIMEOUT_S 600
@@ -45,6 +46,7 @@ struct ops {
 	struct store *st;		/* borrowed */
 	struct control *ctl;		/* borrowed; NULL = none */
 	struct relayd *relay;		/* borrowed; NULL = no relay */
+	struct stunsrv *stun;		/* borrowed; NULL = no STUN */
 	uint8_t server_pub[32];
 	char endpoint[STORE_META_SIZE];	/* what join tokens carry */
 	char listen[STORE_META_SIZE];

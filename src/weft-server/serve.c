@@ -2,6 +2,8 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,8 @@
 #include "log.h"
 #include "ops.h"
 #include "relayd.h"
+#include "stunsrv.h"
+#include "token.h"
 
 #define SERVE_EVENTS 64
 #define SERVE_MAX_CONTROL_FDS 8
@@ -27,7 +31,7 @@
 #define SERVE_REAP_EVERY 10	/* housekeeping ticks, at most */
 
 enum { SERVE_EV_SIGNAL = 1, SERVE_EV_TIMER, SERVE_EV_CONTROL, SERVE_EV_ADMIN,
-       SERVE_EV_RELAY };
+       SERVE_EV_RELAY, SERVE_EV_STUN };
 
 struct serve {
 	int epfd, sigfd, timerfd;
@@ -35,6 +39,7 @@ struct serve {
 	struct control *ctl;
 	struct admin *admin;
 	struct relayd *relay;		/* NULL with --no-relay */
+	struct stunsrv *stun;		/* NULL with --no-stun */
 	struct ops ops;
 	uint64_t housekeeping;		/* next tick, CLOCK_MONOTONIC ns */
 	unsigned ticks;
@@ -154,6 +159,81 @@ static int serve_relay_open(struct serve *s, const struct serve_opts *opt,
 	return r;
 }
 
+/* The STUN responder, and what nodes are told of it: each numeric
+ * address of the server's endpoint list with the STUN port (a name is
+ * resolved once, now). */
+#define SERVE_STUN_PORT 3478
+
+static void serve_stun_endpoints(struct serve *s)
+{
+	struct token_endpoint eps[TOKEN_MAX_ENDPOINTS];
+	struct ctl_endpoint out[CTL_MAX_RELAYS];
+	size_t n = 0;
+	unsigned k = 0;
+	char perr[128];
+
+	if (token_parse_endpoints(s->ops.endpoint, strlen(s->ops.endpoint), eps, &n,
+				  perr, sizeof(perr)))
+		n = 0;
+	for (size_t i = 0; i < n && k < CTL_MAX_RELAYS; i++) {
+		struct ctl_endpoint *e = &out[k];
+		memset(e, 0, sizeof(*e));
+		e->port = stunsrv_port(s->stun);
+		if (eps[i].kind == TOKEN_HOST_IPV4) {
+			e->family = CTL_FAMILY_IPV4;
+			memcpy(e->addr, eps[i].addr, 4);
+		} else if (eps[i].kind == TOKEN_HOST_IPV6) {
+			e->family = CTL_FAMILY_IPV6;
+			memcpy(e->addr, eps[i].addr, 16);
+		} else {
+			struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+			if (getaddrinfo(eps[i].host, NULL, &hints, &res))
+				continue;
+			if (res->ai_family == AF_INET) {
+				e->family = CTL_FAMILY_IPV4;
+				memcpy(e->addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+			} else {
+				e->family = CTL_FAMILY_IPV6;
+				memcpy(e->addr, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+			}
+			freeaddrinfo(res);
+		}
+		k++;
+	}
+	control_set_stun(s->ctl, out, k);
+}
+
+static int serve_stun_open(struct serve *s, const struct serve_opts *opt,
+			   const char *listen, char *err, size_t errlen)
+{
+	char spec[64];
+	int fds[STUNSRV_MAX_SOCKETS], n, r;
+
+	if (opt->no_stun)
+		return 0;
+	if (opt->stun_listen)
+		snprintf(spec, sizeof(spec), "%s", opt->stun_listen);
+	else
+		snprintf(spec, sizeof(spec), "%s:%d", listen[0] == '[' ? "[::]" : "0.0.0.0",
+			 SERVE_STUN_PORT);
+	if ((r = stunsrv_open(&s->stun, spec, err, errlen))) {
+		if (!opt->stun_listen) {
+			size_t l = strlen(err);
+			snprintf(err + l, errlen - l, " (move it with --stun-listen "
+				 "ADDR:PORT, or turn it off with --no-stun)");
+		}
+		return r;
+	}
+	n = stunsrv_fds(s->stun, fds, STUNSRV_MAX_SOCKETS);
+	for (int i = 0; i < n; i++)
+		if ((r = serve_watch(s, fds[i], SERVE_EV_STUN))) {
+			snprintf(err, errlen, "epoll: %s", strerror(-r));
+			return r;
+		}
+	serve_stun_endpoints(s);
+	return 0;
+}
+
 static int serve_open(struct serve *s, const struct state_paths *p,
 		      const struct serve_opts *opt, char *err, size_t errlen)
 {
@@ -185,12 +265,15 @@ static int serve_open(struct serve *s, const struct state_paths *p,
 		r = control_open(&s->ctl, s->st, priv, listen, err, errlen);
 		if (!r)
 			r = serve_relay_open(s, opt, priv, listen, err, errlen);
+		if (!r)
+			r = serve_stun_open(s, opt, listen, err, errlen);
 	}
 	crypto_wipe(priv, sizeof(priv));
 	if (r)
 		return r;
 	s->ops.ctl = s->ctl;
 	s->ops.relay = s->relay;
+	s->ops.stun = s->stun;
 	n = control_fds(s->ctl, fds, SERVE_MAX_CONTROL_FDS);
 	for (int i = 0; i < n; i++)
 		if ((r = serve_watch(s, fds[i], SERVE_EV_CONTROL))) {
@@ -207,6 +290,7 @@ static void serve_close(struct serve *s)
 	if (s->ctl)
 		control_set_relay(s->ctl, NULL);
 	relayd_close(s->relay);
+	stunsrv_close(s->stun);
 	control_close(s->ctl);
 	store_close(s->st);
 	if (s->timerfd >= 0)
@@ -288,6 +372,7 @@ static int serve_loop(struct serve *s)
 			case SERVE_EV_RELAY:
 				relayd_event(s->relay, (uint32_t)fd, ev[i].events);
 				break;
+			case SERVE_EV_STUN: stunsrv_event(s->stun, fd); break;
 			}
 		}
 	}

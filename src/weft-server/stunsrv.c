@@ -28,8 +28,7 @@ static int stunsrv_socket(const char *spec, size_t len, uint16_t *port,
 	union wg_sockaddr sa;
 	int fd, one = 1;
 
-	if (!uapi_parse_endpoint(&sa, spec, len) ||
-	    (sa.sa.sa_family == AF_INET ? !sa.in4.sin_port : !sa.in6.sin6_port)) {
+	if (!uapi_parse_endpoint(&sa, spec, len)) {
 		snprintf(err, errlen, "STUN listen address '%.*s' is not ADDR:PORT "
 			 "or [ADDR6]:PORT", (int)len, spec);
 		return -EINVAL;
@@ -50,6 +49,9 @@ static int stunsrv_socket(const char *spec, size_t len, uint16_t *port,
 		close(fd);
 		return r;
 	}
+	/* port 0: the kernel's choice (tests) */
+	socklen_t sl = sizeof(sa);
+	getsockname(fd, &sa.sa, &sl);
 	*port = ntohs(sa.sa.sa_family == AF_INET ? sa.in4.sin_port : sa.in6.sin6_port);
 	return fd;
 }

@@ -108,7 +108,7 @@ wait_for_socket() {
 	return 1
 }
 start_server() {
-	"$BIN" serve "$@" >>"$T/server.log" 2>&1 &
+	"$BIN" serve --stun-listen 127.0.0.1:0 "$@" >>"$T/server.log" 2>&1 &
 	SERVER_PID=$!
 	wait_for_socket
 }
