@@ -188,6 +188,7 @@ row_2() {	# EIM NAT <-> another EIM NAT
 	nat_weftd a2
 	nat_weftd b2
 	row_connect 2 a2 b2 "$(ere "${NAT_R_PUB[r2b]}:41022")" "$(ere "${NAT_R_PUB[r2a]}:41021")" &&
+		row_netcheck 2 a2 true false &&
 		row_measure 2 a2 b2 &&
 		row_still 2 a2 b2 "$(ere "${NAT_R_PUB[r2b]}:41022")" "$(ere "${NAT_R_PUB[r2a]}:41021")"
 	row_stop a2 b2
@@ -209,6 +210,7 @@ row_3() {	# EIM NAT <-> symmetric NAT
 		port=${ep##*:}
 		if [[ -n "$seen" && ",$seen," != *",$port,"* ]]; then
 			wt_pass "row 3: a3 reaches b3 at $ep, not at the mapping the server sees (${NAT_R_PUB[r3b]}:$seen)"
+			row_netcheck 3 b3 true true
 			row_measure 3 a3 b3 &&
 				row_still 3 a3 b3 "$(ere "$ep")" "$(ere "${NAT_R_PUB[r3a]}:41031")"
 		else
@@ -270,6 +272,20 @@ row_relayed() {
 	ROW_PATH[$row]="relay / relay"
 }
 
+# row_netcheck ROW NAME UDP VARIES: `weft netcheck --json` on NAME says
+# udp UDP (true/false) and mapping_varies_by_destination VARIES
+# (true/false/null), and the relay answered.
+row_netcheck() {
+	local row=$1 x=$2 nc got
+	nc=$(ovw "$x" netcheck --json 2>&1) || { row_fail "$row" "weft netcheck on $x: $nc"; return 1; }
+	got=$(jq -r '"\(.udp) \(.mapping_varies_by_destination) \(.relay.latency_ms != null)"' <<<"$nc")
+	if [[ "$got" == "$3 $4 true" ]]; then
+		wt_pass "row $row: netcheck on $x: udp $3, mapping varies $4, relay answers ($(jq -c '[.stun[].reflexive]' <<<"$nc"))"
+	else
+		row_fail "$row" "netcheck on $x: want 'udp $3 varies $4 relay true', got '$got': $(jq -c . <<<"$nc")"
+	fi
+}
+
 # nat_peer_path_is NAME PATH: NAME's peer's "path" is PATH.
 nat_peer_path_is() { [[ "$(nat_peer "$1" path)" == "$2" ]]; }
 
@@ -304,6 +320,7 @@ row_5() {	# UDP blocked entirely at A, B behind a NAT: relay; A joined through i
 		else
 			row_fail 5 "a5's control session is not over the relay: $(ovw a5 status --json | jq -c .relay)"
 		fi
+		row_netcheck 5 a5 false null
 		row_measure 5 a5 b5
 	fi
 	row_stop a5 b5
