@@ -107,6 +107,11 @@ bench-control: all
 	bench/lookup.sh
 	bench/first_packet.sh
 
+# Issue 4's figures: the NAT matrix against the raw underlay, relayed
+# against direct, the relay alone, first packet to a direct path (root).
+bench-paths: all
+	bench/paths.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
@@ -114,5 +119,5 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz weft-wg weft-server weftd weft
 
-.PHONY: all check check-unit fuzz bench bench-control install clean
+.PHONY: all check check-unit fuzz bench bench-control bench-paths install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -33,7 +33,7 @@ nat_init matrix
 
 : "${NAT_ROWS:=1 2 3 4 5 6 7 8}"
 T0=$SECONDS
-declare -A ROW_RESULT ROW_FIG ROW_FIRST ROW_PATH
+declare -A ROW_RESULT ROW_FIG ROW_FIRST ROW_PATH ROW_DIRECT
 
 nat_inet
 nat_server_init
@@ -89,13 +89,21 @@ row_connect() {
 		return 1
 	fi
 	wt_pass "row $row: ping $b -> $a through the overlay"
-	# The burst lasts about 3 s; give it a few more.
+	# The burst lasts about 3 s; give it a few more.  How long after
+	# the first packet the direct path was proven on a's side (polled
+	# every 50 ms, at most 10 s): the "first packet to direct path" time.
+	local i
+	for ((i = 0; i < 200; i++)); do
+		nat_path_is "$a" "$ere_a" && break
+		sleep 0.05
+	done
+	ROW_DIRECT[$row]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 	if ! wt_wait_for "$a's path to $b" 10 nat_path_is "$a" "$ere_a"; then
 		row_fail "$row" "$a's path to $b: want probed, path_endpoint /$ere_a/; got $(nat_peer_summary "$a" | head -n 1)"
 		row_diag "$a" "$b"
 		return 1
 	fi
-	wt_pass "row $row: $a -> $b path direct, probed, path_endpoint $(nat_peer "$a" path_endpoint) (rtt $(nat_peer "$a" path_rtt_ms) ms)"
+	wt_pass "row $row: $a -> $b path direct, probed, path_endpoint $(nat_peer "$a" path_endpoint) (rtt $(nat_peer "$a" path_rtt_ms) ms; proven ${ROW_DIRECT[$row]} s after the first packet)"
 	if ! wt_wait_for "$b's path to $a" 10 nat_path_is "$b" "$ere_b"; then
 		row_fail "$row" "$b's path to $a: want probed, path_endpoint /$ere_b/; got $(nat_peer_summary "$b" | head -n 1)"
 		row_diag "$a" "$b"
@@ -144,6 +152,26 @@ row_measure() {
 	fi
 	wt_pass "row $row: iperf3 $a -> $b through the overlay: $(nat_mbps "$wbps") Mbit/s"
 	rr="-"
+	if [[ $raw == nat ]]; then
+		# The raw underlay between two NATed hosts: TCP to B's router's
+		# public address, forwarded to B (a port forward made for this),
+		# and ping to that router (one hop short of B).
+		local rb=${NAT_ROUTER[$b]} rpub
+		rpub=${NAT_R_PUB[$rb]}
+		ip netns exec "${NAT_R_NS[$rb]}" nft add rule ip nat prerouting \
+			ip daddr "$rpub" tcp dport 5299 dnat to "${OV_ADDR[$b]}:5299" &&
+		ip netns exec "${NAT_R_NS[$rb]}" nft add rule ip filter forward \
+			ip daddr "${OV_ADDR[$b]}" tcp dport 5299 accept || wt_fail "raw port forward on $rb"
+		read -r rr _ <<<"$(nat_rtt "${OV_NS[$a]}" "$rpub" 20)"
+		timeout 20 ip netns exec "${OV_NS[$b]}" iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
+		WT_PIDS+=("$!")
+		wt_wait_for "raw iperf3 server in $b" 5 \
+			sh -c "ip netns exec '${OV_NS[$b]}' ss -Htln 'sport = :5299' | grep -q ."
+		if timeout 15 ip netns exec "${OV_NS[$a]}" iperf3 -c "$rpub" -p 5299 -t 2 -J \
+			>"$WT_TMP/raw$row.json" 2>&1; then
+			rbps=$(nat_mbps "$(jq '.end.sum_received.bits_per_second' "$WT_TMP/raw$row.json")")
+		fi
+	fi
 	if [[ $raw == raw ]]; then
 		read -r rr _ <<<"$(nat_rtt "${OV_NS[$a]}" "${OV_ADDR[$b]}" 20)"
 		if wt_iperf res "${OV_NS[$b]}" "${OV_ADDR[$b]}" "${OV_NS[$a]}" 2; then
@@ -152,7 +180,7 @@ row_measure() {
 		fi
 	fi
 	ROW_FIG[$row]=$(printf '%-8s %-8s %-8s %-9s %-9s' "$r1" "$r2" "$rr" "$(nat_mbps "$wbps")" "$rbps")
-	wt_log "row $row figures: ping avg ms $a->$b $r1, $b->$a $r2, raw LAN $rr; iperf3 Mbit/s weft $(nat_mbps "$wbps"), raw LAN $rbps"
+	wt_log "row $row figures: ping avg ms $a->$b $r1, $b->$a $r2, raw underlay $rr; iperf3 Mbit/s weft $(nat_mbps "$wbps"), raw underlay $rbps"
 }
 
 # row_stop NAME...: the row's weftds stop (the next row has the CPUs).
@@ -189,7 +217,7 @@ row_2() {	# EIM NAT <-> another EIM NAT
 	nat_weftd b2
 	row_connect 2 a2 b2 "$(ere "${NAT_R_PUB[r2b]}:41022")" "$(ere "${NAT_R_PUB[r2a]}:41021")" &&
 		row_netcheck 2 a2 true false &&
-		row_measure 2 a2 b2 &&
+		row_measure 2 a2 b2 nat &&
 		row_still 2 a2 b2 "$(ere "${NAT_R_PUB[r2b]}:41022")" "$(ere "${NAT_R_PUB[r2a]}:41021")"
 	row_stop a2 b2
 }
@@ -211,7 +239,7 @@ row_3() {	# EIM NAT <-> symmetric NAT
 		if [[ -n "$seen" && ",$seen," != *",$port,"* ]]; then
 			wt_pass "row 3: a3 reaches b3 at $ep, not at the mapping the server sees (${NAT_R_PUB[r3b]}:$seen)"
 			row_netcheck 3 b3 true true
-			row_measure 3 a3 b3 &&
+			row_measure 3 a3 b3 nat &&
 				row_still 3 a3 b3 "$(ere "$ep")" "$(ere "${NAT_R_PUB[r3a]}:41031")"
 		else
 			row_fail 3 "a3's path to b3 is $ep; the server sees b3 at port(s) '$seen' (want another port)"
@@ -298,7 +326,7 @@ row_4() {	# symmetric NAT <-> symmetric NAT: relay
 	nat_check_kind b4
 	nat_weftd a4
 	nat_weftd b4
-	row_relayed 4 a4 b4 && row_measure 4 a4 b4 &&
+	row_relayed 4 a4 b4 && row_measure 4 a4 b4 nat &&
 		{ nat_peer_path_is a4 relay && nat_peer_path_is b4 relay &&
 		  wt_pass "row 4: still relayed after the traffic" ||
 		  row_fail 4 "the path changed under traffic: $(nat_peer a4 path) / $(nat_peer b4 path)"; }
@@ -321,7 +349,7 @@ row_5() {	# UDP blocked entirely at A, B behind a NAT: relay; A joined through i
 			row_fail 5 "a5's control session is not over the relay: $(ovw a5 status --json | jq -c .relay)"
 		fi
 		row_netcheck 5 a5 false null
-		row_measure 5 a5 b5
+		row_measure 5 a5 b5 nat
 	fi
 	row_stop a5 b5
 }
