@@ -111,7 +111,7 @@ static void agent_peer_free(struct agent *a, struct apeer *p)
 	free(p);
 }
 
-static void agent_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa)
+void agent_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	if (e->family == CTL_FAMILY_IPV4) {

@@ -32,20 +32,6 @@ static uint64_t disc_now(const struct agent *a)
 	return a->dp.dev->now;
 }
 
-static void disc_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (e->family == CTL_FAMILY_IPV4) {
-		sa->in4.sin_family = AF_INET;
-		memcpy(&sa->in4.sin_addr, e->addr, 4);
-		sa->in4.sin_port = htons(e->port);
-	} else {
-		sa->in6.sin6_family = AF_INET6;
-		memcpy(&sa->in6.sin6_addr, e->addr, 16);
-		sa->in6.sin6_port = htons(e->port);
-	}
-}
-
 static void disc_send(struct agent *a, struct disc_target *t)
 {
 	uint8_t req[STUN_REQUEST_LEN];
@@ -79,7 +65,7 @@ void discover_start(struct agent *a)
 	if (disc_usable(a, &a->server_ep))
 		d->t[d->n++].to = a->server_ep;
 	for (unsigned i = 0; i < a->n_stun && d->n < DISC_MAX_TARGETS; i++) {
-		disc_sockaddr(&a->stun[i], &sa);
+		agent_sockaddr(&a->stun[i], &sa);
 		if (disc_usable(a, &sa) && !wg_sockaddr_equal(&sa, &a->server_ep))
 			d->t[d->n++].to = sa;
 	}

@@ -53,20 +53,6 @@ const struct apath *path_best(const struct agent *a, const struct apeer *p)
 	return &p->paths[p->best];
 }
 
-static void path_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (e->family == CTL_FAMILY_IPV4) {
-		sa->in4.sin_family = AF_INET;
-		memcpy(&sa->in4.sin_addr, e->addr, 4);
-		sa->in4.sin_port = htons(e->port);
-	} else {
-		sa->in6.sin6_family = AF_INET6;
-		memcpy(&sa->in6.sin6_addr, e->addr, 16);
-		sa->in6.sin6_port = htons(e->port);
-	}
-}
-
 /* Only families we have a socket for. */
 static bool path_usable(const struct agent *a, const union wg_sockaddr *sa)
 {
@@ -151,7 +137,7 @@ void path_update(struct agent *a, struct apeer *p)
 	for (unsigned i = 0; i < p->n_endpoints && p->n_paths < PATH_MAX_PATHS; i++) {
 		struct apath *t = &p->paths[p->n_paths];
 		memset(t, 0, sizeof(*t));
-		path_sockaddr(&p->endpoints[i], &t->addr);
+		agent_sockaddr(&p->endpoints[i], &t->addr);
 		if (!path_usable(a, &t->addr) || path_find(p, &t->addr) >= 0)
 			continue;
 		t->origin = PATH_CANDIDATE;

@@ -284,6 +284,8 @@ uint64_t relayc_tick(struct agent *a, uint64_t now);
 /* agent.c: the relay came up or went down. */
 void agent_relay_changed(struct agent *a, bool up);
 struct apeer *agent_peer_by_id(struct agent *a, uint64_t id);
+/* A candidate as the socket address it names. */
+void agent_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa);
 
 /* nodestate.c: 0 or -errno with a message. */
 int nodestate_key(const char *path, uint8_t priv[32], bool create,

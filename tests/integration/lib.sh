@@ -14,7 +14,7 @@ set -u
 IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-build}
 BIN=${WEFT_SERVER:-$IT_ROOT/$BUILD/weft-server}
-SERVER_PID=""
+SERVER_PID="" SERVER_RC=-1
 passed=0 failed=0
 
 it_init() {
@@ -69,6 +69,7 @@ stop_server() {
 	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$SERVER_PID" 2>/dev/null
 	wait "$SERVER_PID" 2>/dev/null
+	SERVER_RC=$?
 	SERVER_PID=""
 }
 free_udp_port() {

@@ -23,51 +23,9 @@
 #
 #   BUILD=build|build-san    which build (default build)
 # Prints "# ok - ..." / "# FAIL - ..." per check; exit 0 when all passed.
-set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-BIN=${WEFT_SERVER:-$ROOT/$BUILD/weft-server}
-LOAD=$ROOT/$BUILD/tools/relayload
-T=$(mktemp -d "${TMPDIR:-/tmp}/weft-relay-test.XXXXXX")
-export WEFT_STATE_DIR=$T/state
-SOCK=$WEFT_STATE_DIR/admin.sock
-SERVER_PID=""
-passed=0 failed=0
-
-stop_server() {
-	[[ -n "$SERVER_PID" ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SERVER_PID" 2>/dev/null
-	wait "$SERVER_PID" 2>/dev/null
-	SERVER_PID=""
-}
-cleanup() {
-	stop_server
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-PY=$(python3 -c 'import sys; print(sys.executable)') || { echo "# FAIL - python3 is needed"; exit 1; }
-
-ok() { echo "# ok - $1"; passed=$((passed + 1)); }
-not_ok() {
-	echo "# FAIL - $1"
-	[[ -s $T/err ]] && sed 's/^/#   stderr: /' "$T/err" | head -5
-	failed=$((failed + 1))
-}
-# run LIMIT CMD...: OUT, ERR, RC of one run bounded by LIMIT seconds.
-run() {
-	local limit=$1
-	shift
-	timeout -k 2 "$limit" "$@" >"$T/out" 2>"$T/err"
-	RC=$?
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
-	[[ $ERR == *Sanitizer* ]] && not_ok "sanitizer report from: ${1##*/}"
-}
-ws() { run 10 "$BIN" "$@"; }
+. "$(dirname "$0")/lib.sh"
+it_init relay
+LOAD=$IT_ROOT/$BUILD/tools/relayload
 # load DESC LIMIT ARGS...: relayload must exit 0 with its line ending in ok.
 load() {
 	local d=$1 limit=$2
@@ -88,19 +46,6 @@ expect_stat() {
 	local v
 	v=$(relay_stat "$2")
 	if [[ $v =~ ^[0-9]+$ ]] && ((v >= $3)); then ok "$1 ($2 = $v)"; else not_ok "$1 ($2 = '$v', want >= $3)"; fi
-}
-wait_for_socket() {
-	for _ in $(seq 100); do
-		[[ -S $SOCK ]] && "$BIN" status >/dev/null 2>&1 && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-start_server() {
-	"$BIN" serve --stun-listen 127.0.0.1:0 "$@" >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	wait_for_socket
 }
 # A port free for both UDP and TCP on 127.0.0.1 (the relay shares it).
 free_port() {
@@ -280,5 +225,4 @@ else
 	ok "no sanitizer report in the server's log"
 fi
 echo "# figures: 200 pairs: ${PAIRS_LINE:-none}; throughput ${THROUGHPUT:-?} Gbit/s"
-echo "# test_relay: $passed passed, $failed failed"
-((failed == 0))
+it_done test_relay

@@ -14,42 +14,9 @@
 #   BUILD=build|build-san    which build (default build)
 #   WEFT_SERVER=PATH         the binary (default $BUILD/weft-server)
 # Prints "# ok - ..." / "# FAIL - ..." per check; exit 0 when all passed.
-set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-BIN=${WEFT_SERVER:-$ROOT/$BUILD/weft-server}
-PROBE=$ROOT/$BUILD/tools/ctlprobe
-T=$(mktemp -d "${TMPDIR:-/tmp}/weft-srv-test.XXXXXX")
-export WEFT_STATE_DIR=$T/state
-SOCK=$WEFT_STATE_DIR/admin.sock
-SERVER_PID="" SERVER_RC=-1
-passed=0 failed=0
-
-stop_server() {
-	[[ -n "$SERVER_PID" ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SERVER_PID" 2>/dev/null
-	wait "$SERVER_PID" 2>/dev/null
-	SERVER_RC=$?
-	SERVER_PID=""
-}
-cleanup() {
-	stop_server
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-# The interpreter itself, not a version manager's shim: it runs ~40 times.
-PY=$(python3 -c 'import sys; print(sys.executable)') || { echo "# FAIL - python3 is needed"; exit 1; }
-
-ok() { echo "# ok - $1"; passed=$((passed + 1)); }
-not_ok() {
-	echo "# FAIL - $1"
-	[[ -s $T/err ]] && sed 's/^/#   stderr: /' "$T/err" | head -5
-	failed=$((failed + 1))
-}
+. "$(dirname "$0")/lib.sh"
+it_init srv
+PROBE=$IT_ROOT/$BUILD/tools/ctlprobe
 # run CMD...: OUT, ERR, RC of one bounded run.
 run() {
 	timeout -k 2 5 "$@" >"$T/out" 2>"$T/err"
@@ -98,22 +65,6 @@ s.connect(sys.argv[1])
 s.sendall(sys.argv[2].encode())
 s.shutdown(socket.SHUT_WR)
 print(s.makefile().read().strip())' "$SOCK" "$1"
-}
-wait_for_socket() {
-	for _ in $(seq 50); do
-		[[ -S $SOCK ]] && "$BIN" status >/dev/null 2>&1 && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-start_server() {
-	"$BIN" serve --stun-listen 127.0.0.1:0 "$@" >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	wait_for_socket
-}
-free_udp_port() {
-	"$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 mode_of() { stat -c %a "$1" 2>/dev/null; }
 # log_has DESC PATTERN: the server's log has a line matching PATTERN (ERE).

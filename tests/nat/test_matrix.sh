@@ -62,8 +62,12 @@ row_diag() {
 # row_connect ROW A B ERE_A ERE_B: both join network rowROW, ping both
 # ways through the overlay, and each side's proven path matches its ERE
 # (A's view of B, B's view of A).
-row_connect() {
-	local row=$1 a=$2 b=$3 ere_a=$4 ere_b=$5 tok out x
+# row_join ROW A B: both join network rowROW with a reusable key and ping
+# each other through the overlay.  A's first ping waits up to 15 s for its
+# reply: the time it takes (ROW_FIRST) is the first-contact latency; it
+# started at T0_FIRST.
+row_join() {
+	local row=$1 a=$2 b=$3 tok out x
 	ovs networks create "row$row" >/dev/null || wt_fail "networks create row$row"
 	ov_token tok --network "row$row" --reusable
 	for x in "$a" "$b"; do
@@ -72,16 +76,14 @@ row_connect() {
 		V4[$x]=$(ov_ip "$x") || { row_fail "$row" "weft ip on $x"; return 1; }
 	done
 	wt_pass "row $row: $a (${V4[$a]}) and $b (${V4[$b]}) joined"
-	# The first packet: one ping that waits up to 15 s for its reply (the
-	# time it takes is the first-contact latency), then retries.
-	local t0=$EPOCHREALTIME
+	T0_FIRST=$EPOCHREALTIME
 	if ! timeout 20 ip netns exec "${OV_NS[$a]}" ping -n -c 1 -W 15 "${V4[$b]}" >/dev/null 2>&1 &&
 		! wt_wait_for "ping $a -> $b" 5 ov_ping "$a" "${V4[$b]}"; then
 		row_fail "$row" "no ping reply $a -> $b through the overlay"
 		row_diag "$a" "$b"
 		return 1
 	fi
-	ROW_FIRST[$row]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	ROW_FIRST[$row]=$(awk -v a="$T0_FIRST" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 	wt_pass "row $row: ping $a -> $b through the overlay (first reply after ${ROW_FIRST[$row]} s)"
 	if ! wt_wait_for "ping $b -> $a" 10 ov_ping "$b" "${V4[$a]}"; then
 		row_fail "$row" "no ping reply $b -> $a through the overlay"
@@ -89,6 +91,12 @@ row_connect() {
 		return 1
 	fi
 	wt_pass "row $row: ping $b -> $a through the overlay"
+}
+
+row_connect() {
+	local row=$1 a=$2 b=$3 ere_a=$4 ere_b=$5 out x
+	row_join "$row" "$a" "$b" || return 1
+	local t0=$T0_FIRST
 	# The burst lasts about 3 s; give it a few more.  How long after
 	# the first packet the direct path was proven on a's side (polled
 	# every 50 ms, at most 10 s): the "first packet to direct path" time.
@@ -265,30 +273,8 @@ row_6() {	# both behind one NAT without hairpin
 # through the relay: pings both ways, both sides' path "relay" (after the
 # probe burst gave up on a direct one), then the figures.
 row_relayed() {
-	local row=$1 a=$2 b=$3 tok out x
-	ovs networks create "row$row" >/dev/null || wt_fail "networks create row$row"
-	ov_token tok --network "row$row" --reusable
-	for x in "$a" "$b"; do
-		out=$(ovw "$x" up --token "$tok" --hostname "$x" 2>&1) ||
-			{ row_fail "$row" "$x joins: $out"; return 1; }
-		V4[$x]=$(ov_ip "$x") || { row_fail "$row" "weft ip on $x"; return 1; }
-	done
-	wt_pass "row $row: $a (${V4[$a]}) and $b (${V4[$b]}) joined"
-	local t0=$EPOCHREALTIME
-	if ! timeout 20 ip netns exec "${OV_NS[$a]}" ping -n -c 1 -W 15 "${V4[$b]}" >/dev/null 2>&1 &&
-		! wt_wait_for "ping $a -> $b" 5 ov_ping "$a" "${V4[$b]}"; then
-		row_fail "$row" "no ping reply $a -> $b through the overlay"
-		row_diag "$a" "$b"
-		return 1
-	fi
-	ROW_FIRST[$row]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-	wt_pass "row $row: ping $a -> $b through the overlay (first reply after ${ROW_FIRST[$row]} s)"
-	if ! wt_wait_for "ping $b -> $a" 10 ov_ping "$b" "${V4[$a]}"; then
-		row_fail "$row" "no ping reply $b -> $a through the overlay"
-		row_diag "$a" "$b"
-		return 1
-	fi
-	wt_pass "row $row: ping $b -> $a through the overlay"
+	local row=$1 a=$2 b=$3 x
+	row_join "$row" "$a" "$b" || return 1
 	for x in "$a" "$b"; do
 		if ! wt_wait_for "$x's path is the relay" 10 nat_peer_path_is "$x" relay; then
 			row_fail "$row" "$x's path: want relay; got $(nat_peer_summary "$x" | head -n 1)"
