@@ -57,13 +57,13 @@ $(BUILD)/weft-wg: $(WG_OBJ) $(DP_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/weftd: $(AGENT_OBJ) $(DP_OBJ) $(ADMIN_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c -lssl
 
 $(BUILD)/weft: $(CLI_OBJ) $(ADMIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
 
 $(BUILD)/weft-server: $(SRV_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c -lssl
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -79,6 +79,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The relay's TLS listener and its clients (the relay over port 443).
+$(BUILD)/tools/relayload: LDLIBS += -lssl
 
 # check: unit tests, then the network-namespace tests (root), one summary line.
 check: all

@@ -43,7 +43,8 @@ static const struct cli_cmd main_cmds[] = {
 	  "                        endpoint's port; [::]:PORT for an IPv6 endpoint)\n",
 	  0, 0, { "--endpoint=", "--listen=" }, main_init },
 	{ NULL, "serve", "[--check] [--ephemeral-timeout DURATION] "
-	  "[--relay-listen ADDR:PORT | --no-relay] [--stun-listen ADDR:PORT | --no-stun] "
+	  "[--relay-listen ADDR:PORT | --no-relay] [--relay-tls-listen ADDR:PORT] "
+	  "[--stun-listen ADDR:PORT | --no-stun] "
 	  "[--log-level LEVEL]",
 	  "run the server in the foreground (logs to stderr)",
 	  "  --check                      check the state directory, key and database,\n"
@@ -58,6 +59,11 @@ static const struct cli_cmd main_cmds[] = {
 	  "  --relay-listen ADDR:PORT     TCP address of the relay (default: the\n"
 	  "                               control plane's UDP address and port, so\n"
 	  "                               nodes reach both at the token's endpoint)\n"
+	  "  --relay-tls-listen ADDR:PORT also serve the relay inside TLS here\n"
+	  "                               (e.g. 0.0.0.0:443; off by default), for\n"
+	  "                               nodes behind firewalls that pass only\n"
+	  "                               HTTPS (weftd --relay-tls PORT); the\n"
+	  "                               certificate is self-signed, made at start\n"
 	  "  --no-relay                   no relay: nodes that cannot use UDP to\n"
 	  "                               the server or each other cannot join\n"
 	  "  --stun-listen ADDR:PORT[,..] UDP address(es) of the STUN responder\n"
@@ -208,14 +214,25 @@ bool cli_flag(const struct cli *c, const char *name)
 	return cli_opt(c, name) != NULL;
 }
 
+/* serve's options beyond the eight slots of struct cli_cmd (cli.h). */
+static const char *const main_serve_more[] = { "--relay-tls-listen=", NULL };
+
+static const char *main_opt_match(const char *spec, const char *name, size_t len)
+{
+	return !strncmp(spec, name, len) && (spec[len] == '\0' || spec[len] == '=') ?
+	       spec : NULL;
+}
+
 /* The command's spec for option name ("--x"): NULL when unknown. */
 static const char *main_opt_spec(const struct cli_cmd *c, const char *name, size_t len)
 {
-	for (size_t i = 0; i < 8 && c->opts[i]; i++)
-		if (!strncmp(c->opts[i], name, len) &&
-		    (c->opts[i][len] == '\0' || c->opts[i][len] == '='))
-			return c->opts[i];
-	return NULL;
+	const char *spec = NULL;
+
+	for (size_t i = 0; i < 8 && c->opts[i] && !spec; i++)
+		spec = main_opt_match(c->opts[i], name, len);
+	for (size_t i = 0; c->run == main_serve && main_serve_more[i] && !spec; i++)
+		spec = main_opt_match(main_serve_more[i], name, len);
+	return spec;
 }
 
 static int main_parse_opt(struct cli *c, int argc, char **argv, int *i)
@@ -313,6 +330,7 @@ static int main_serve(struct cli *c)
 				  .ephemeral_timeout = OPS_EPHEMERAL_TIMEOUT_S,
 				  .no_relay = cli_flag(c, "--no-relay"),
 				  .relay_listen = cli_opt(c, "--relay-listen"),
+				  .relay_tls_listen = cli_opt(c, "--relay-tls-listen"),
 				  .no_stun = cli_flag(c, "--no-stun"),
 				  .stun_listen = cli_opt(c, "--stun-listen") };
 	const char *timeout = cli_opt(c, "--ephemeral-timeout");
@@ -325,6 +343,9 @@ static int main_serve(struct cli *c)
 		return main_usage_error(c->cmd, "bad --ephemeral-timeout: %s", err);
 	if (opt.no_relay && opt.relay_listen)
 		return main_usage_error(c->cmd, "--relay-listen and --no-relay "
+					"contradict each other: give one");
+	if (opt.no_relay && opt.relay_tls_listen)
+		return main_usage_error(c->cmd, "--relay-tls-listen and --no-relay "
 					"contradict each other: give one");
 	if (opt.no_stun && opt.stun_listen)
 		return main_usage_error(c->cmd, "--stun-listen and --no-stun "

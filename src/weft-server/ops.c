@@ -846,6 +846,7 @@ static struct json_object *ops_json_relay(const struct relayd *relay)
 		F(drop_memory), F(drop_gone), F(refused_full), F(opening_evicted),
 		F(refused_dh_rate), F(bad_hello), F(bad_proof), F(open_timeouts),
 		F(open_abandoned), F(idle_timeouts), F(broken_streams), F(closed),
+		F(tls_accepted), F(tls_handshakes), F(bad_tls),
 	};
 #undef F
 	struct json_object *j = json_object_new_object();
@@ -853,6 +854,8 @@ static struct json_object *ops_json_relay(const struct relayd *relay)
 
 	relayd_get_stats(relay, &s);
 	json_object_object_add(j, "listen", json_object_new_string(relayd_address(relay)));
+	json_object_object_add(j, "listen_tls", relayd_tls_address(relay) ?
+		json_object_new_string(relayd_tls_address(relay)) : NULL);
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		uint64_t v;
 		memcpy(&v, (const char *)&s + f[i].off, sizeof(v));

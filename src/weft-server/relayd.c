@@ -20,12 +20,25 @@
  * destination's output queue, and the queues written once per event
  * (and on EPOLLOUT).  No allocation per frame: queues grow by doubling up
  * to RELAYD_OUT_MAX and shrink when drained.
+ *
+ * TLS (relayd_listen_tls): a second listener whose connections carry the
+ * same stream inside TLS, with a certificate made in memory at start.  A
+ * connection then has an SSL object and every read and write goes through
+ * relayd_io_read / relayd_io_write; the handshake is the first step of
+ * the opening (same deadline, same limit on connections in the opening,
+ * charged to the same rate as a HELLO).  The certificate proves nothing
+ * and nobody checks it: the opening inside proves both static keys, and
+ * TLS is only there to look like HTTPS to a firewall that passes nothing
+ * else.  OpenSSL may hold decrypted bytes that epoll cannot see, so reads
+ * inside TLS take whole records only (at least RELAYD_TLS_RECORD bytes of
+ * room) and the opening drains SSL_pending before it waits again.
  */
 #include "relayd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -36,6 +49,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "clock.h"
 #include "crypto.h"
 #include "log.h"
@@ -44,6 +62,9 @@
 #include "wire.h"
 
 #define RELAYD_LISTENER		UINT32_MAX	/* the listening socket's id */
+#define RELAYD_LISTENER_TLS	(UINT32_MAX - 1)	/* the TLS listener's */
+#define RELAYD_TLS_RECORD	16384		/* a TLS record's largest plaintext */
+#define RELAYD_CERT_LIFE_S	(24 * 3600)	/* nobody checks it: see the top */
 #define RELAYD_READ		(256u << 10)	/* one read() */
 #define RELAYD_FRAME_MAX	(RELAY_HDR_LEN + RELAY_MAX_BODY)
 #define RELAYD_READS		4		/* reads per event, at most */
@@ -65,6 +86,11 @@ struct rlink {
 
 struct rconn {
 	int fd;
+	SSL *ssl;			/* NULL: plain TCP */
+	bool tls_open;			/* the TLS handshake is done */
+	bool tls_charged;		/* the handshake counted against the DH rate */
+	bool tls_rd_out;		/* SSL_read waits for the socket to be writable */
+	bool tls_wr_in;			/* SSL_write waits for it to be readable */
 	uint32_t slot;
 	uint64_t serial;		/* unique: a pseudo endpoint outliving its
 					 * connection matches no later one */
@@ -94,7 +120,9 @@ struct rconn {
 };
 
 struct relayd {
-	int lfd, epfd, spare_fd;
+	int lfd, tls_lfd, epfd, spare_fd;
+	SSL_CTX *tls;			/* NULL: no TLS listener */
+	char tls_listen[64];
 	uint32_t tag;
 	struct relayd_hooks hooks;
 	uint8_t priv[32], pub[32];
@@ -224,6 +252,81 @@ static void relayd_key_del(struct relayd *r, struct rconn *c)
 	c->next_key = NULL;
 }
 
+/* --- the stream: plain TCP or inside TLS --- */
+
+/* OpenSSL's answer to a failed call as -errno: -EAGAIN when it waits for
+ * the socket (noting which way), -EPIPE at the peer's close_notify, -EIO
+ * otherwise. */
+static int relayd_tls_error(struct rconn *c, int ret, bool reading)
+{
+	switch (SSL_get_error(c->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		if (!reading)
+			c->tls_wr_in = true;
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		if (reading)
+			c->tls_rd_out = true;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return -EPIPE;
+	default:
+		return -EIO;
+	}
+}
+
+/* Inside TLS: one SSL_read when len is small (the opening's messages),
+ * else whole records until len - got is less than one, so that nothing
+ * decrypted stays behind in OpenSSL where epoll cannot see it. */
+static ssize_t relayd_tls_read(struct rconn *c, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	int n, e;
+
+	c->tls_rd_out = false;
+	do {
+		size_t want = len - got > INT_MAX ? INT_MAX : len - got;
+		ERR_clear_error();
+		if ((n = SSL_read(c->ssl, buf + got, (int)want)) > 0)
+			got += (size_t)n;
+		else if ((e = relayd_tls_error(c, n, true)) != -EAGAIN || !got)
+			return got ? (ssize_t)got : e == -EPIPE ? 0 : e;
+		else
+			break;
+	} while (len - got >= RELAYD_TLS_RECORD);
+	return (ssize_t)got;
+}
+
+/* One read: > 0 bytes, 0 at the end of the stream, or -errno (-EAGAIN:
+ * nothing now). */
+static ssize_t relayd_io_read(struct rconn *c, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->ssl)
+		return relayd_tls_read(c, buf, len);
+	n = read(c->fd, buf, len);
+	return n < 0 ? -errno : n;
+}
+
+/* One write: > 0 bytes taken, or -errno (-EAGAIN: the socket is full).
+ * Inside TLS the connection's SSL is in partial-write mode and accepts a
+ * moved buffer: a queue that was compacted or grew is retried as is. */
+static ssize_t relayd_io_write(struct rconn *c, const uint8_t *buf, size_t len)
+{
+	ssize_t n;
+	int w;
+
+	if (!c->ssl) {
+		n = write(c->fd, buf, len);
+		return n < 0 ? -errno : n ? n : -EIO;
+	}
+	c->tls_wr_in = false;
+	ERR_clear_error();
+	w = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	return w > 0 ? w : relayd_tls_error(c, w, false);
+}
+
 /* --- closing --- */
 
 /* Marks c DEAD and takes it off every index; relayd_reap releases it. */
@@ -265,6 +368,7 @@ static void relayd_free_buf(struct relayd *r, uint8_t **buf, size_t *cap)
 
 static void relayd_release(struct relayd *r, struct rconn *c)
 {
+	SSL_free(c->ssl);	/* NULL ok; no close_notify: we are not polite to failures */
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	relayd_free_buf(r, &c->part, &c->part_cap);
@@ -299,6 +403,13 @@ static void relayd_want_out(struct relayd *r, struct rconn *c, bool out)
 		return;
 	c->want_out = out;
 	epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* EPOLLOUT when output waits, unless TLS waits to read first; or when
+ * TLS must write before it can read. */
+static void relayd_want_out_update(struct relayd *r, struct rconn *c)
+{
+	relayd_want_out(r, c, (c->out_len && !c->tls_wr_in) || c->tls_rd_out);
 }
 
 /* Resizes a buffer within the memory budget; false when it would not fit. */
@@ -371,10 +482,10 @@ static bool relayd_queue(struct relayd *r, struct rconn *c, enum relay_type t,
 static void relayd_write(struct relayd *r, struct rconn *c)
 {
 	while (c->out_len) {
-		ssize_t n = write(c->fd, c->out + c->out_head, c->out_len);
-		if (n < 0 && errno == EINTR)
+		ssize_t n = relayd_io_write(c, c->out + c->out_head, c->out_len);
+		if (n == -EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			break;
 		if (n <= 0) {
 			relayd_kill(r, c, "write failed");
@@ -388,7 +499,7 @@ static void relayd_write(struct relayd *r, struct rconn *c)
 		if (c->out_cap > RELAYD_OUT_KEEP)
 			relayd_resize(r, &c->out, &c->out_cap, RELAYD_OUT_KEEP);
 	}
-	relayd_want_out(r, c, c->out_len > 0);
+	relayd_want_out_update(r, c);
 }
 
 void relayd_flush(struct relayd *r)
@@ -500,10 +611,12 @@ static void relayd_read_open(struct relayd *r, struct rconn *c)
 
 		if (have)
 			memcpy(r->rbuf, c->part, have);
-		n = read(c->fd, r->rbuf + have, RELAYD_READ);
-		if (n < 0 && errno == EINTR)
+		n = relayd_io_read(c, r->rbuf + have, RELAYD_READ);
+		if (c->tls_rd_out)
+			relayd_want_out_update(r, c);
+		if (n == -EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return;
 		if (n <= 0) {
 			relayd_kill(r, c, n ? "read failed" : have ?
@@ -519,7 +632,9 @@ static void relayd_read_open(struct relayd *r, struct rconn *c)
 		/* What this read forwarded leaves now: queues stay near one
 		 * read's worth, and the receiver starts on it sooner. */
 		relayd_flush(r);
-		if ((size_t)n < RELAYD_READ)
+		/* Short: the socket is drained.  Inside TLS a read also stops
+		 * with less than a record of room left. */
+		if ((size_t)n < RELAYD_READ - (c->ssl ? RELAYD_TLS_RECORD : 0))
 			return;
 	}
 }
@@ -559,8 +674,8 @@ static void relayd_hello(struct relayd *r, struct rconn *c)
 	}
 	relay_key(c->k, ss);
 	relay_challenge(chal, c->k, c->pub, c->nc, c->ns);
-	/* A fresh socket's buffer takes 56 bytes whole. */
-	if (write(c->fd, chal, sizeof(chal)) != (ssize_t)sizeof(chal)) {
+	/* A fresh socket's buffer takes 56 bytes (one TLS record) whole. */
+	if (relayd_io_write(c, chal, sizeof(chal)) != (ssize_t)sizeof(chal)) {
 		relayd_kill(r, c, "write failed");
 		goto out;
 	}
@@ -608,12 +723,12 @@ static void relayd_proof(struct relayd *r, struct rconn *c)
 }
 
 /* Reads HELLO, then PROOF, exactly: frames may follow the PROOF. */
-static void relayd_read_opening(struct relayd *r, struct rconn *c)
+static void relayd_opening_step(struct relayd *r, struct rconn *c)
 {
 	size_t want = c->state == RS_HELLO ? RELAY_HELLO_LEN : RELAY_PROOF_LEN;
-	ssize_t n = read(c->fd, c->hs + c->hs_len, want - c->hs_len);
+	ssize_t n = relayd_io_read(c, c->hs + c->hs_len, want - c->hs_len);
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
 		return;
 	if (n <= 0) {
 		r->stats.open_abandoned++;
@@ -633,6 +748,51 @@ static void relayd_read_opening(struct relayd *r, struct rconn *c)
 	}
 }
 
+/* The TLS handshake, over as many events as it takes.  It costs an ECDHE
+ * and a signature, so its first step is charged to the DH rate like a
+ * HELLO; it runs inside the opening's deadline and limit. */
+static bool relayd_tls_handshake(struct relayd *r, struct rconn *c)
+{
+	int n;
+
+	if (!c->tls_charged) {
+		c->tls_charged = true;
+		if (!relayd_dh_allowed(r)) {
+			r->stats.refused_dh_rate++;
+			relayd_kill(r, c, "opening rate");
+			return false;
+		}
+	}
+	c->tls_rd_out = c->tls_wr_in = false;
+	ERR_clear_error();
+	if ((n = SSL_do_handshake(c->ssl)) == 1) {
+		c->tls_open = true;
+		r->stats.tls_handshakes++;
+		relayd_want_out(r, c, false);
+		return true;
+	}
+	if (relayd_tls_error(c, n, true) == -EAGAIN) {
+		relayd_want_out(r, c, c->tls_rd_out);
+		c->tls_rd_out = false;
+		return false;
+	}
+	r->stats.bad_tls++;
+	relayd_kill(r, c, "TLS handshake failed");
+	return false;
+}
+
+static void relayd_read_opening(struct relayd *r, struct rconn *c)
+{
+	if (c->ssl && !c->tls_open && !relayd_tls_handshake(r, c))
+		return;
+	/* A TLS record may hold more than the message just read, and what
+	 * OpenSSL has decrypted raises no epoll event. */
+	do
+		relayd_opening_step(r, c);
+	while (c->ssl && (c->state == RS_HELLO || c->state == RS_PROOF) &&
+	       SSL_pending(c->ssl) > 0);
+}
+
 /* --- accepting --- */
 
 static void relayd_addr_text(const union wg_sockaddr *sa, char *out, size_t cap)
@@ -648,12 +808,28 @@ static void relayd_addr_text(const union wg_sockaddr *sa, char *out, size_t cap)
 	}
 }
 
-static void relayd_conn_new(struct relayd *r, int fd, const union wg_sockaddr *sa)
+/* The server's side of TLS on fd, not started yet; NULL on failure. */
+static SSL *relayd_tls_new(struct relayd *r, int fd)
+{
+	SSL *ssl = SSL_new(r->tls);
+
+	if (ssl && !SSL_set_fd(ssl, fd)) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (ssl)
+		SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+static void relayd_conn_new(struct relayd *r, int fd, const union wg_sockaddr *sa,
+			    bool tls)
 {
 	struct rconn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	if (!c) {
+	if (!c || (tls && !(c->ssl = relayd_tls_new(r, fd)))) {
+		free(c);
 		close(fd);
 		return;
 	}
@@ -666,6 +842,7 @@ static void relayd_conn_new(struct relayd *r, int fd, const union wg_sockaddr *s
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		r->free_slots[r->n_free++] = c->slot;
+		SSL_free(c->ssl);
 		close(fd);
 		free(c);
 		return;
@@ -674,33 +851,36 @@ static void relayd_conn_new(struct relayd *r, int fd, const union wg_sockaddr *s
 	rlink_add_tail(&r->opening, &c->timer);
 	r->stats.opening++;
 	r->stats.accepted++;
+	r->stats.tls_accepted += tls;
 }
 
 /* Out of descriptors: the spare one lets us accept and close the
  * connection, so that the listener does not stay readable forever. */
-static void relayd_shed(struct relayd *r)
+static void relayd_shed(struct relayd *r, int lfd)
 {
 	int fd;
 
 	if (r->spare_fd < 0)
 		return;
 	close(r->spare_fd);
-	if ((fd = accept(r->lfd, NULL, NULL)) >= 0)
+	if ((fd = accept(lfd, NULL, NULL)) >= 0)
 		close(fd);
 	r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	r->stats.refused_full++;
 }
 
-static void relayd_accept(struct relayd *r)
+static void relayd_accept(struct relayd *r, bool tls)
 {
+	int lfd = tls ? r->tls_lfd : r->lfd;
+
 	for (int i = 0; i < RELAYD_ACCEPTS; i++) {
 		union wg_sockaddr sa;
 		socklen_t sl = sizeof(sa);
-		int fd = accept4(r->lfd, &sa.sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, &sa.sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				relayd_shed(r);
+				relayd_shed(r, lfd);
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			return;
@@ -718,7 +898,7 @@ static void relayd_accept(struct relayd *r)
 			r->stats.refused_full++;
 			close(fd);
 		} else {
-			relayd_conn_new(r, fd, &sa);
+			relayd_conn_new(r, fd, &sa, tls);
 		}
 	}
 }
@@ -729,22 +909,23 @@ void relayd_event(struct relayd *r, uint32_t id, uint32_t events)
 {
 	struct rconn *c;
 
+	bool in = events & (EPOLLIN | EPOLLHUP | EPOLLERR), out = events & EPOLLOUT;
+
 	r->now = clock_mono_ns();
-	if (id == RELAYD_LISTENER) {
-		relayd_accept(r);
+	if (id == RELAYD_LISTENER || id == RELAYD_LISTENER_TLS) {
+		relayd_accept(r, id == RELAYD_LISTENER_TLS);
 		return;
 	}
 	if (id >= RELAYD_MAX_CONNS || !(c = r->slots[id]) || c->state == RS_DEAD)
 		return;
 	r->busy++;
-	if ((events & EPOLLOUT) && c->state == RS_OPEN)
+	/* Inside TLS a write may wait for input and a read for output. */
+	if (c->state == RS_OPEN && (out || (in && c->tls_wr_in)))
 		relayd_write(r, c);
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (c->state == RS_OPEN)
-			relayd_read_open(r, c);
-		else if (c->state != RS_DEAD)
-			relayd_read_opening(r, c);
-	}
+	if (c->state == RS_OPEN && (in || (out && c->tls_rd_out)))
+		relayd_read_open(r, c);
+	else if (c->state != RS_OPEN && c->state != RS_DEAD && (in || out))
+		relayd_read_opening(r, c);
 	r->busy--;
 	relayd_flush(r);
 }
@@ -830,39 +1011,41 @@ static void relayd_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static int relayd_listen(struct relayd *r, const char *addr, char *err, size_t errlen)
+/* A listening socket on addr in the epoll set as id, in *lfd. */
+static int relayd_listen(struct relayd *r, const char *addr, int *lfd, uint32_t id,
+			 char *err, size_t errlen)
 {
 	union wg_sockaddr sa;
 	struct epoll_event ev = {
-		.events = EPOLLIN, .data.u64 = (uint64_t)r->tag << 32 | RELAYD_LISTENER,
+		.events = EPOLLIN, .data.u64 = (uint64_t)r->tag << 32 | id,
 	};
 	int buf = RELAYD_SOCKBUF, e;
 
 	if (!relayd_parse(addr, &sa)) {
-		snprintf(err, errlen, "relay listen address '%s' is not ADDR:PORT or "
-			 "[ADDR6]:PORT", addr);
+		snprintf(err, errlen, "relay%s listen address '%s' is not ADDR:PORT or "
+			 "[ADDR6]:PORT", id == RELAYD_LISTENER_TLS ? " TLS" : "", addr);
 		return -EINVAL;
 	}
-	r->lfd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->lfd < 0)
+	*lfd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (*lfd < 0)
 		goto fail;
 	if (sa.sa.sa_family == AF_INET6)	/* [::] serves IPv4 too */
-		setsockopt(r->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int));
-	setsockopt(r->lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+		setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int));
+	setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
 	/* Set before listen(), so accepted sockets inherit them and the
 	 * window scale is chosen for them. */
-	setsockopt(r->lfd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	setsockopt(r->lfd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-	setsockopt(r->lfd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	if (bind(r->lfd, &sa.sa, sa.sa.sa_family == AF_INET6 ? sizeof(sa.in6) :
-		 sizeof(sa.in4)) || listen(r->lfd, 1024) ||
-	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->lfd, &ev))
+	setsockopt(*lfd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(*lfd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(*lfd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	if (bind(*lfd, &sa.sa, sa.sa.sa_family == AF_INET6 ? sizeof(sa.in6) :
+		 sizeof(sa.in4)) || listen(*lfd, 1024) ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, *lfd, &ev))
 		goto fail;
 	return 0;
 fail:
 	e = errno;
-	snprintf(err, errlen, "cannot listen on TCP %s for the relay: %s", addr,
-		 strerror(e));
+	snprintf(err, errlen, "cannot listen on TCP %s for the relay%s: %s", addr,
+		 id == RELAYD_LISTENER_TLS ? " over TLS" : "", strerror(e));
 	return -e;
 }
 
@@ -878,7 +1061,7 @@ int relayd_open(struct relayd **out, const uint8_t private_key[32],
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r->lfd = r->spare_fd = -1;
+	r->lfd = r->tls_lfd = r->spare_fd = -1;
 	r->epfd = epfd;
 	r->tag = tag;
 	r->hooks = *hooks;
@@ -898,7 +1081,7 @@ int relayd_open(struct relayd **out, const uint8_t private_key[32],
 	}
 	relayd_nofile();
 	r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if ((rc = relayd_listen(r, listen, err, errlen))) {
+	if ((rc = relayd_listen(r, listen, &r->lfd, RELAYD_LISTENER, err, errlen))) {
 		relayd_close(r);
 		return rc;
 	}
@@ -921,6 +1104,11 @@ void relayd_close(struct relayd *r)
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->lfd, NULL);
 		close(r->lfd);
 	}
+	if (r->tls_lfd >= 0) {
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->tls_lfd, NULL);
+		close(r->tls_lfd);
+	}
+	SSL_CTX_free(r->tls);
 	if (r->spare_fd >= 0)
 		close(r->spare_fd);
 	crypto_wipe(r->priv, sizeof(r->priv));
@@ -935,4 +1123,89 @@ void relayd_get_stats(const struct relayd *r, struct relayd_stats *out)
 const char *relayd_address(const struct relayd *r)
 {
 	return r->listen;
+}
+
+const char *relayd_tls_address(const struct relayd *r)
+{
+	return r->tls ? r->tls_listen : NULL;
+}
+
+/* --- TLS: a certificate nobody checks --- */
+
+/* A self-signed X.509 v3 certificate for key, CN "weft-relay", valid
+ * from an hour ago for RELAYD_CERT_LIFE_S.  Caller frees. */
+static X509 *relayd_tls_cert(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *name;
+	uint64_t serial;
+	bool ok;
+
+	if (!x)
+		return NULL;
+	ok = crypto_random(&serial, sizeof(serial)) &&
+	     X509_set_version(x, X509_VERSION_3) &&
+	     ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial >> 1) &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), RELAYD_CERT_LIFE_S) &&
+	     (name = X509_get_subject_name(x)) &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"weft-relay", -1, -1, 0) &&
+	     X509_set_issuer_name(x, name) &&
+	     X509_set_pubkey(x, key) &&
+	     X509_sign(x, key, EVP_sha256()) > 0;
+	if (!ok) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* The server's TLS context: a fresh P-256 key and its certificate, in
+ * memory only; TLS 1.2 or 1.3; no session tickets or cache (no client
+ * comes back for one), no renegotiation.  NULL on failure. */
+static SSL_CTX *relayd_tls_ctx(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = key ? relayd_tls_cert(key) : NULL;
+	SSL_CTX *ctx = cert ? SSL_CTX_new(TLS_server_method()) : NULL;
+
+	if (ctx && !(SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) &&
+		     SSL_CTX_set_num_tickets(ctx, 0) &&
+		     SSL_CTX_use_certificate(ctx, cert) &&
+		     SSL_CTX_use_PrivateKey(ctx, key) &&
+		     SSL_CTX_check_private_key(ctx))) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
+	if (ctx) {
+		/* a hang-up without close_notify is "closed", as on plain TCP: the
+		 * frames inside TLS carry their own lengths */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
+				    SSL_OP_IGNORE_UNEXPECTED_EOF);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				 SSL_MODE_RELEASE_BUFFERS);
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return ctx;
+}
+
+int relayd_listen_tls(struct relayd *r, const char *listen, char *err, size_t errlen)
+{
+	if (r->tls) {
+		snprintf(err, errlen, "the relay already has a TLS listener");
+		return -EEXIST;
+	}
+	if (!(r->tls = relayd_tls_ctx())) {
+		snprintf(err, errlen, "cannot make the relay's TLS certificate: %s",
+			 ERR_reason_error_string(ERR_peek_last_error()) ?
+			 ERR_reason_error_string(ERR_peek_last_error()) : "OpenSSL failed");
+		ERR_clear_error();
+		return -EIO;
+	}
+	snprintf(r->tls_listen, sizeof(r->tls_listen), "%s", listen);
+	return relayd_listen(r, listen, &r->tls_lfd, RELAYD_LISTENER_TLS, err, errlen);
 }

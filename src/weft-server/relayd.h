@@ -17,6 +17,13 @@
  * The serve loop owns the epoll set: relayd adds its descriptors with
  * data.u64 = tag << 32 | id and the loop calls relayd_event(id, events)
  * for them, and relayd_tick once a second.  Not thread-safe.
+ *
+ * Optionally (relayd_listen_tls) a second listener, typically on port
+ * 443, whose connections carry the same stream inside TLS with a
+ * throwaway self-signed certificate: camouflage for firewalls that pass
+ * only HTTPS, not security (the opening inside authenticates both ends).
+ * Both listeners feed one relay: a client on either reaches clients on
+ * both.
  */
 #ifndef WEFT_SERVER_RELAYD_H
 #define WEFT_SERVER_RELAYD_H
@@ -58,6 +65,10 @@ int relayd_open(struct relayd **out, const uint8_t private_key[32],
 		const char *listen, int epfd, uint32_t tag,
 		const struct relayd_hooks *hooks, char *err, size_t errlen);
 void relayd_close(struct relayd *r);	/* NULL ok; closes every connection */
+/* Adds the TLS listener on listen ("ADDR:PORT" or "[ADDR6]:PORT"), with
+ * a P-256 key and a certificate made now, in memory only.  Once per
+ * relay.  0 or -errno with a message in err. */
+int relayd_listen_tls(struct relayd *r, const char *listen, char *err, size_t errlen);
 
 /* A descriptor of ours is ready (events as epoll_wait gave them). */
 void relayd_event(struct relayd *r, uint32_t id, uint32_t events);
@@ -76,6 +87,8 @@ void relayd_flush(struct relayd *r);
 struct relayd_stats {
 	uint64_t opening, open;			/* connections now */
 	uint64_t accepted, authenticated, replaced;
+	uint64_t tls_accepted, tls_handshakes;	/* on the TLS listener */
+	uint64_t bad_tls;		/* TLS handshakes that failed */
 	/* connections closed before or instead of authenticating */
 	uint64_t refused_full, opening_evicted, refused_dh_rate;
 	uint64_t bad_hello, bad_proof, open_timeouts;
@@ -95,5 +108,7 @@ struct relayd_stats {
 void relayd_get_stats(const struct relayd *r, struct relayd_stats *out);
 /* The address the relay listens on, as given. */
 const char *relayd_address(const struct relayd *r);
+/* The TLS listener's address as given, or NULL when there is none. */
+const char *relayd_tls_address(const struct relayd *r);
 
 #endif

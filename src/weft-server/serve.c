@@ -149,8 +149,12 @@ static int serve_relay_open(struct serve *s, const struct serve_opts *opt,
 		return 0;
 	r = relayd_open(&s->relay, priv, opt->relay_listen ? opt->relay_listen : listen,
 			s->epfd, SERVE_EV_RELAY, &hooks, err, errlen);
+	if (!r && opt->relay_tls_listen)
+		r = relayd_listen_tls(s->relay, opt->relay_tls_listen, err, errlen);
 	if (!r)
 		control_set_relay(s->ctl, &cr);
+	else if (opt->relay_tls_listen && s->relay)
+		return r;
 	else if (!opt->relay_listen) {
 		size_t n = strlen(err);
 		snprintf(err + n, errlen - n, " (move it with --relay-listen "
@@ -397,6 +401,8 @@ static int serve_check(const struct serve *s, const struct state_paths *p,
 	else
 		printf("relay:           TCP %s\n", opt->relay_listen ? opt->relay_listen :
 		       s->ops.listen);
+	if (!opt->no_relay && opt->relay_tls_listen)
+		printf("relay over TLS:  TCP %s\n", opt->relay_tls_listen);
 	printf("configuration OK\n");
 	return 0;
 }
@@ -432,9 +438,11 @@ int serve_run(const struct state_paths *p, const struct serve_opts *opt)
 	}
 	b64_encode(pub, s.ops.server_pub, 32, B64_STD);
 	log_info("weft-server started: public key %s, endpoint %s, listening on "
-		 "UDP %s, relay %s%s, admin socket %s, ephemeral nodes removed "
+		 "UDP %s, relay %s%s%s%s, admin socket %s, ephemeral nodes removed "
 		 "after %llds offline", pub, s.ops.endpoint, s.ops.listen,
 		 s.relay ? "on TCP " : "off", s.relay ? relayd_address(s.relay) : "",
+		 s.relay && relayd_tls_address(s.relay) ? " and TLS on TCP " : "",
+		 s.relay && relayd_tls_address(s.relay) ? relayd_tls_address(s.relay) : "",
 		 p->sock, (long long)opt->ephemeral_timeout);
 	rc = serve_loop(&s);
 	serve_close(&s);

@@ -19,6 +19,8 @@ struct serve_opts {
 	int64_t ephemeral_timeout;	/* seconds */
 	bool no_relay;			/* no relay listener at all */
 	const char *relay_listen;	/* TCP ADDR:PORT; NULL = the UDP listen */
+	const char *relay_tls_listen;	/* TCP ADDR:PORT of the relay in TLS;
+					 * NULL = none */
 	bool no_stun;			/* no STUN responder */
 	const char *stun_listen;	/* UDP ADDR:PORT[,...]; NULL = port 3478 */
 };

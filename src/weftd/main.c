@@ -179,7 +179,8 @@ void local_handle(struct agent *a, struct local_conn *c, const char *command,
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: weftd [--state-dir DIR] [--socket PATH] [--interface NAME] [--port N] [-d]\n"
+"usage: weftd [--state-dir DIR] [--socket PATH] [--interface NAME] [--port N]\n"
+"             [--relay-tls PORT] [-d]\n"
 "       weftd --version | --help\n"
 "\n"
 "The weft node agent.  Creates the overlay interface (a TUN device running\n"
@@ -193,6 +194,9 @@ static void usage(FILE *f)
 "                    WEFT_SOCKET)\n"
 "  --interface NAME  the overlay interface (default weft0)\n"
 "  --port N          UDP port for WireGuard (default: any free port)\n"
+"  --relay-tls PORT  reach the relay inside TLS on this TCP port of the\n"
+"                    server's host (weft-server --relay-tls-listen), for\n"
+"                    networks that pass only HTTPS (WEFT_RELAY_TLS)\n"
 "  -d, --daemon      detach once ready (errors are still reported)\n"
 "  -v, --verbose     log more (LOG_LEVEL=verbose does the same)\n",
 		DEFAULT_STATE_DIR, DEFAULT_SOCKET);
@@ -224,6 +228,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "relay-tls", required_argument, NULL, 'T' },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -232,6 +237,7 @@ int main(int argc, char **argv)
 	};
 	static struct agent a;	/* large: not on the stack */
 	const char *lvl = getenv("LOG_LEVEL");
+	const char *relay_tls = getenv("WEFT_RELAY_TLS");
 	char why[512] = "", *end;
 	bool detach = false;
 	long port = 0;
@@ -254,6 +260,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'T': relay_tls = optarg; break;
 		case 'd': detach = true; break;
 		case 'v': dp_set_log_level(LOG_VERBOSE); break;
 		case 'h': usage(stdout); return 0;
@@ -264,6 +271,15 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		return 1;
+	}
+	if (relay_tls && *relay_tls) {
+		long tls = strtol(relay_tls, &end, 10);
+		if (*end || tls < 1 || tls > 65535) {
+			fprintf(stderr, "weftd: --relay-tls (WEFT_RELAY_TLS) wants a TCP "
+				"port 1..65535, not '%s'\n", relay_tls);
+			return 1;
+		}
+		a.relay.tls_port = (uint16_t)tls;
 	}
 	if (strlen(a.dp.ifname) == 0 || strlen(a.dp.ifname) > 15) {
 		fprintf(stderr, "weftd: interface names are 1 to 15 characters\n");

@@ -173,13 +173,15 @@ static bool path_private(const union wg_sockaddr *sa)
 	return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
 }
 
-/* What a path's round trip counts for: private addresses two thirds (two
- * nodes behind one NAT that hairpins see the same time both ways). */
+/* What a path's round trip counts for: a private address a quarter.  Two
+ * nodes behind one NAT that hairpins see about the same time both ways,
+ * and under load (a transfer queueing on the LAN) samples of either jump
+ * by milliseconds; the LAN path must keep winning all the same. */
 static uint64_t path_score(const struct apath *t)
 {
-	uint64_t s = (uint64_t)t->rtt_us * 3 + 3;
+	uint64_t s = (uint64_t)t->rtt_us * 4 + 4;
 
-	return path_private(&t->addr) ? s * 2 / 3 : s;
+	return path_private(&t->addr) ? s / 4 : s;
 }
 
 /* Picks the best proven path; moves WireGuard there when it changes. */

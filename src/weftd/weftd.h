@@ -86,6 +86,13 @@ struct relayc {
 	uint64_t next_try, backoff, last_rx, next_ping;
 	uint64_t frames_tx, frames_rx, dropped, bad, connects;
 	uint64_t ping_sent, rtt_ns;	/* the last measured round trip */
+	/* --relay-tls PORT: the relay inside TLS on that port of the
+	 * server's host instead of plain TCP on the control port; 0 = off */
+	uint16_t tls_port;
+	struct ssl_ctx_st *tls_ctx;	/* OpenSSL's SSL_CTX, made on first use */
+	struct ssl_st *ssl;		/* SSL of the connection; NULL = plain */
+	bool tls_open;			/* its handshake is done */
+	bool tls_rd_out;		/* SSL_read waits for the socket to be writable */
 };
 
 /* One way to reach a peer: an address of its that a probe may prove

@@ -19,7 +19,13 @@
 #   - the single-pair throughput (reported; only its correctness checked);
 #   - status shows the counters (JSON and text) and log lines name nodes;
 #   - --no-relay leaves the TCP port closed; --relay-listen moves it;
-#     both together are a usage error.
+#     both together are a usage error;
+#   - --relay-tls-listen: the relay inside TLS on a second port, plain TCP
+#     still served at once: pairs over TLS deliver every frame intact
+#     while pairs over plain TCP run alongside, a wrong PROOF inside TLS
+#     is refused, garbage instead of a ClientHello and a silent TLS
+#     client are closed, the flood over TLS, and the single-pair TLS
+#     throughput (reported); with --no-relay it is a usage error.
 #
 #   BUILD=build|build-san    which build (default build)
 # Prints "# ok - ..." / "# FAIL - ..." per check; exit 0 when all passed.
@@ -218,11 +224,87 @@ tcp_open "$PORT" && not_ok "--relay-listen: TCP $PORT still accepts" || ok "--re
 load "--relay-listen: a pair through the moved relay" 60 --pairs 2 --frames 20 --relay "127.0.0.1:$PORT2" "$TOKEN"
 stop_server
 
+# --- the relay inside TLS ---
+# tls_garbage PORT: bytes that are no TLS record instead of a ClientHello;
+# prints "closed" when the server hangs up within 3 s.
+tls_garbage() {
+	"$PY" -c '
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+s.sendall(b"GET / HTTP/1.0\r\n" + os.urandom(200))
+try:
+    while s.recv(4096):
+        pass
+    print("closed")
+except ConnectionResetError:
+    print("closed")
+except socket.timeout:
+    print("still open")' "$1"
+}
+# tls_silent PORT: a ClientHello, then nothing (no HELLO inside): prints
+# "closed" when the server hangs up within 8 s (the opening's deadline).
+tls_silent() {
+	"$PY" -c '
+import socket, ssl, sys, time
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.check_hostname = False
+c.verify_mode = ssl.CERT_NONE
+s = c.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8))
+t, v = time.time(), s.version()
+cert = ssl.DER_cert_to_PEM_cert(s.getpeercert(binary_form=True))
+try:
+    r = s.recv(1)
+except (ConnectionResetError, ssl.SSLError):
+    r = b""
+except socket.timeout:
+    print("still open"); sys.exit()
+print("closed" if not r else "data", "after %.0f s, %s, certificate of %d bytes" %
+      (time.time() - t, v, len(cert)))' "$1"
+}
+TLSPORT=$(free_port)
+ws serve --relay-tls-listen "127.0.0.1:$TLSPORT" --no-relay
+((RC == 1)) && [[ $ERR == *"contradict"* ]] && ok "--relay-tls-listen with --no-relay is a usage error" ||
+	not_ok "--relay-tls-listen with --no-relay (exit $RC: $ERR)"
+ws serve --check --relay-tls-listen "127.0.0.1:$TLSPORT"
+[[ $OUT == *"relay over TLS:  TCP 127.0.0.1:$TLSPORT"* ]] && ok "serve --check names the TLS relay's address" ||
+	not_ok "serve --check TLS line: $OUT"
+if start_server --relay-tls-listen "127.0.0.1:$TLSPORT"; then ok "serve --relay-tls-listen starts"; else
+	not_ok "serve --relay-tls-listen starts"
+	tail -5 "$T/server.log" | sed 's/^/#   server: /'
+fi
+log_has "log: the relay listens on TCP and on TLS" "relay on TCP 127\.0\.0\.1:$PORT and TLS on TCP 127\.0\.0\.1:$TLSPORT"
+TLS=(--tls --relay "127.0.0.1:$TLSPORT")
+# Plain and TLS at once: 50 plain pairs in the background while 50 pairs
+# run over TLS.
+"$LOAD" --pairs 50 --frames 100 --rate 50 "$TOKEN" >"$T/plain.out" 2>"$T/plain.err" &
+plain_pid=$!
+load "TLS: 50 relayed pairs" 100 --pairs 50 --frames 100 --rate 50 "${TLS[@]}" "$TOKEN"
+[[ $(field delivered) == 10000 && $(field lost) == 0 && $(field corrupt) == 0 && $(field misrouted) == 0 ]] &&
+	ok "TLS: 10000 frames delivered intact, none lost or misrouted" || not_ok "TLS pairs: $OUT"
+wait "$plain_pid"
+plain_rc=$?
+echo "#   plain alongside: $(cat "$T/plain.out")"
+((plain_rc == 0)) && grep -q "delivered=10000 lost=0 corrupt=0 misrouted=0.* ok$" "$T/plain.out" &&
+	ok "plain TCP pairs alongside TLS: 10000 frames delivered intact" || not_ok "plain pairs alongside TLS (exit $plain_rc)"
+load "TLS: nodes join over the relay inside TLS" 100 --pairs 10 --frames 20 --register-over-relay "${TLS[@]}" "$TOKEN"
+load "TLS: a PROOF from the wrong private key is refused" 20 --bad-proof "${TLS[@]}" "$TOKEN"
+got=$(tls_garbage "$TLSPORT" 2>&1)
+[[ $got == closed ]] && ok "TLS: garbage instead of a ClientHello is closed" || not_ok "TLS garbage: $got"
+got=$(timeout 15 "$PY" -c 'import ssl' 2>&1 && tls_silent "$TLSPORT" 2>&1)
+[[ $got == closed* ]] && ok "TLS: a client silent after the handshake is closed ($got)" || not_ok "TLS silent client: $got"
+load "TLS: flood inside TLS (garbage, cut streams, storm, slowloris)" 60 --flood --conns 100 "${TLS[@]}" "$TOKEN"
+alive "the server is up after the TLS flood"
+load "TLS: single-pair throughput: nothing lost or corrupted" 30 --throughput --seconds 3 "${TLS[@]}" "$TOKEN"
+echo "#   figure: $(field gbps) Gbit/s over TLS ($(field frames_per_s) frames/s of $(field size) bytes, one pair, loopback)"
+TLS_THROUGHPUT=$(field gbps)
+load "TLS: plain TCP still works on the control port" 60 --pairs 2 --frames 20 "$TOKEN"
+stop_server
+
 if grep -q Sanitizer "$T/server.log"; then
 	not_ok "the server's log has a sanitizer report"
 	grep -A20 Sanitizer "$T/server.log" | sed 's/^/#   server: /' | head -40
 else
 	ok "no sanitizer report in the server's log"
 fi
-echo "# figures: 200 pairs: ${PAIRS_LINE:-none}; throughput ${THROUGHPUT:-?} Gbit/s"
+echo "# figures: 200 pairs: ${PAIRS_LINE:-none}; throughput ${THROUGHPUT:-?} Gbit/s, over TLS ${TLS_THROUGHPUT:-?} Gbit/s"
 it_done test_relay

@@ -35,7 +35,9 @@
  *   --frames F (100)  --rate R (50)  --size B (1452: pairs draw sizes up to
  *   B, throughput sends B)  --seconds S (5)  --window W (1048576)
  *   --conns C (300)  --register-over-relay  --relay ADDR:PORT (default:
- *   the token's endpoint)
+ *   the token's endpoint)  --tls (every relay connection inside TLS, as
+ *   weftd --relay-tls makes it: for weft-server --relay-tls-listen; give
+ *   that address with --relay)
  *
  * Loopback only (the token's endpoint and --relay must be 127.0.0.0/8 or
  * [::1]).  Bounded: every phase has a deadline and every loop a count; an
@@ -53,7 +55,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "clock.h"
 #include "ctlnode.h"
@@ -73,6 +79,8 @@
 #define RL_PROBE_REQ	0xfffd
 #define RL_EV_UDP	1u
 #define RL_EV_RELAY	2u
+#define RL_MAX_FD	16384		/* descriptors that may carry TLS */
+#define RL_TLS_RECORD	16384		/* a TLS record's largest plaintext */
 
 enum rl_mode { RL_PAIRS, RL_THROUGHPUT, RL_FLOOD, RL_UNREGISTERED, RL_BAD_PROOF,
 	       RL_REPLACE };
@@ -80,7 +88,7 @@ enum rl_mode { RL_PAIRS, RL_THROUGHPUT, RL_FLOOD, RL_UNREGISTERED, RL_BAD_PROOF,
 struct rl_opts {
 	enum rl_mode mode;
 	long pairs, frames, rate, size, seconds, window, conns;
-	bool over_relay, bidir;
+	bool over_relay, bidir, tls;
 	const char *relay, *token;
 };
 
@@ -139,6 +147,133 @@ static uint64_t rl_random(struct rl *l)
 	l->rng ^= l->rng << 25;
 	l->rng ^= l->rng >> 27;
 	return l->rng * 0x2545f4914f6cdd1dULL;
+}
+
+/* --- the stream: plain TCP, or inside TLS with --tls --- */
+
+/* The TLS session of each relay descriptor (NULL: plain).  The
+ * certificate is not checked, as weftd does not check it: the opening
+ * inside proves the relay's key. */
+static SSL_CTX *rl_tls;
+static SSL *rl_ssl[RL_MAX_FD];
+
+static SSL *rl_ssl_of(int fd)
+{
+	return fd >= 0 && fd < RL_MAX_FD ? rl_ssl[fd] : NULL;
+}
+
+static void rl_close(int fd)
+{
+	if (fd < 0)
+		return;
+	if (fd < RL_MAX_FD) {
+		SSL_free(rl_ssl[fd]);
+		rl_ssl[fd] = NULL;
+	}
+	close(fd);
+}
+
+/* Bytes OpenSSL decrypted already: epoll and poll cannot see them. */
+static bool rl_pending(int fd)
+{
+	SSL *ssl = rl_ssl_of(fd);
+
+	return ssl && SSL_pending(ssl) > 0;
+}
+
+/* SSL_read/SSL_write's failure as read/write's: -1 with errno EAGAIN
+ * while it waits for the socket, 0 at the end of the stream. */
+static ssize_t rl_tls_fail(SSL *ssl, int ret)
+{
+	switch (SSL_get_error(ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		errno = EIO;
+		return -1;
+	}
+}
+
+/* read(2) of the stream.  Inside TLS, with room for a record, whole
+ * records until less than one fits: nothing stays decrypted unseen. */
+static ssize_t rl_rd(int fd, void *buf, size_t len)
+{
+	SSL *ssl = rl_ssl_of(fd);
+	size_t got = 0;
+	ssize_t e;
+	int n;
+
+	if (!ssl)
+		return read(fd, buf, len);
+	do {
+		ERR_clear_error();
+		n = SSL_read(ssl, (uint8_t *)buf + got, (int)(len - got > INT32_MAX ?
+							       INT32_MAX : len - got));
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		e = rl_tls_fail(ssl, n);
+		return got ? (ssize_t)got : e;
+	} while (len - got >= RL_TLS_RECORD);
+	return (ssize_t)got;
+}
+
+static ssize_t rl_wr(int fd, const void *buf, size_t len)
+{
+	SSL *ssl = rl_ssl_of(fd);
+	int n;
+
+	if (!ssl)
+		return write(fd, buf, len);
+	ERR_clear_error();
+	n = SSL_write(ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+	return n > 0 ? n : rl_tls_fail(ssl, n);
+}
+
+/* The client's TLS handshake on a connected fd, within ms. */
+static bool rl_tls_start(int fd, int ms)
+{
+	uint64_t end = clock_mono_ns() + (uint64_t)ms * 1000000ull;
+	SSL *ssl;
+
+	if (fd >= RL_MAX_FD || !(ssl = SSL_new(rl_tls)) || !SSL_set_fd(ssl, fd)) {
+		if (fd < RL_MAX_FD && ssl)
+			SSL_free(ssl);
+		return false;
+	}
+	rl_ssl[fd] = ssl;
+	SSL_set_connect_state(ssl);
+	for (;;) {
+		struct pollfd p = { .fd = fd };
+		uint64_t now = clock_mono_ns();
+		int n, e;
+		ERR_clear_error();
+		if ((n = SSL_do_handshake(ssl)) == 1)
+			return true;
+		e = SSL_get_error(ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			return false;
+		p.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0)
+			return false;
+	}
+}
+
+static bool rl_tls_init(void)
+{
+	rl_tls = SSL_CTX_new(TLS_client_method());
+	if (!rl_tls || !SSL_CTX_set_min_proto_version(rl_tls, TLS1_2_VERSION))
+		return false;
+	SSL_CTX_set_verify(rl_tls, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_options(rl_tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(rl_tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return true;
 }
 
 /* --- payloads: a sender's sequence number decides length and bytes --- */
@@ -223,7 +358,7 @@ static void rl_flush(struct rl *l, struct rl_node *n)
 	struct rl_conn *c = &n->rc;
 
 	while (c->out_len && !c->closed) {
-		ssize_t w = write(c->fd, c->out + c->out_head, c->out_len);
+		ssize_t w = rl_wr(c->fd, c->out + c->out_head, c->out_len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN)
@@ -367,7 +502,7 @@ static void rl_read(struct rl *l, struct rl_node *n)
 	struct rl_conn *c = &n->rc;
 
 	for (int round = 0; round < 4 && !c->closed; round++) {
-		ssize_t r = read(c->fd, c->in + c->in_len, RL_IN_CAP - c->in_len);
+		ssize_t r = rl_rd(c->fd, c->in + c->in_len, RL_IN_CAP - c->in_len);
 		size_t off = 0;
 
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -426,9 +561,12 @@ static void rl_poll(struct rl *l, int ms)
 		if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			rl_read(l, n);
 	}
-	for (uint32_t i = 0; i < l->n_nodes; i++)
+	for (uint32_t i = 0; i < l->n_nodes; i++) {
 		if (l->n[i].rc.out_len && !l->n[i].rc.want_out)
 			rl_flush(l, &l->n[i]);
+		if (!l->n[i].rc.closed && rl_pending(l->n[i].rc.fd))
+			rl_read(l, &l->n[i]);
+	}
 }
 
 /* --- the opening, blocking, with deadlines --- */
@@ -444,10 +582,11 @@ static bool rl_exact(int fd, void *buf, size_t len, bool writing, int ms)
 		struct pollfd p = { .fd = fd, .events = writing ? POLLOUT : POLLIN };
 		uint64_t now = clock_mono_ns();
 		ssize_t r;
-		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0)
+		if (now >= end || (!(!writing && rl_pending(fd)) &&
+				   poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0))
 			return false;
-		r = writing ? write(fd, (uint8_t *)buf + done, len - done)
-			    : read(fd, (uint8_t *)buf + done, len - done);
+		r = writing ? rl_wr(fd, (uint8_t *)buf + done, len - done)
+			    : rl_rd(fd, (uint8_t *)buf + done, len - done);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (r <= 0)
@@ -457,7 +596,8 @@ static bool rl_exact(int fd, void *buf, size_t len, bool writing, int ms)
 	return true;
 }
 
-/* A non-blocking TCP connection to the relay, connected within 2 s. */
+/* A non-blocking TCP connection to the relay, connected (and with --tls
+ * its TLS handshake done) within 2 s. */
 static int rl_tcp(const struct rl *l)
 {
 	int fd = socket(l->relay_ep.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -473,7 +613,11 @@ static int rl_tcp(const struct rl *l)
 	if (connect(fd, &l->relay_ep.sa, wg_sockaddr_len(&l->relay_ep)) &&
 	    (errno != EINPROGRESS || poll(&p, 1, 2000) != 1 ||
 	     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err)) {
-		close(fd);
+		rl_close(fd);
+		return -1;
+	}
+	if (l->o.tls && !rl_tls_start(fd, 2000)) {
+		rl_close(fd);
 		return -1;
 	}
 	return fd;
@@ -517,7 +661,7 @@ static int rl_opening(struct rl *l, const uint8_t pub[32], const uint8_t priv[32
 	crypto_wipe(ss, sizeof(ss));
 	crypto_wipe(k, sizeof(k));
 	if (!ok) {
-		close(fd);
+		rl_close(fd);
 		return -1;
 	}
 	return fd;
@@ -533,9 +677,10 @@ static bool rl_closed_within(int fd, int ms)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = clock_mono_ns();
 		ssize_t r;
-		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0)
+		if (now >= end || (!rl_pending(fd) &&
+				   poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0))
 			return false;
-		r = read(fd, b, sizeof(b));
+		r = rl_rd(fd, b, sizeof(b));
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
 			return true;
 	}
@@ -593,7 +738,7 @@ static void rl_node_free(struct rl_node *n)
 	if (n->ufd >= 0)
 		close(n->ufd);
 	if (n->rc.fd >= 0)
-		close(n->rc.fd);
+		rl_close(n->rc.fd);
 	free(n->rc.in);
 	free(n->rc.out);
 }
@@ -849,7 +994,7 @@ static int rl_bad_proof(struct rl *l)
 		return 1;
 	}
 	closed = rl_closed_within(fd, 3000);
-	close(fd);
+	rl_close(fd);
 	printf("bad_proof refused=%s %s\n", closed ? "yes" : "no", closed ? "ok" : "FAILED");
 	return closed ? 0 : 1;
 }
@@ -921,11 +1066,11 @@ static int rl_replace(struct rl *l)
 	a->rc.fd = -1;
 	if (!rl_node_relay(l, a)) {
 		fprintf(stderr, "relayload: the second opening failed\n");
-		close(first);
+		rl_close(first);
 		return 1;
 	}
 	closed = rl_closed_within(first, 2000);
-	close(first);
+	rl_close(first);
 	for (int i = 0; i < 20; i++)
 		rl_send_next(l, &l->n[1]);
 	rl_run_until(l, clock_mono_ns() + 3 * NSEC_PER_SEC, rl_replace_done);
@@ -958,7 +1103,7 @@ static void rl_flood_garbage(struct rl *l, struct rl_flood *f, unsigned n)
 		f->garbage++;
 		if (rl_exact(fd, junk, sizeof(junk), true, 1000) && rl_closed_within(fd, 2000))
 			f->garbage_closed++;
-		close(fd);
+		rl_close(fd);
 	}
 }
 
@@ -975,7 +1120,7 @@ static void rl_flood_cut_hello(struct rl *l, struct rl_flood *f, unsigned n)
 			continue;
 		if (rl_exact(fd, part, sizeof(part), true, 1000))
 			f->cut_hello++;
-		close(fd);
+		rl_close(fd);
 	}
 }
 
@@ -1008,7 +1153,7 @@ static void rl_flood_frames(struct rl *l, struct rl_flood *f, unsigned n)
 		f->frames_garbage++;
 		if (rl_exact(fd, buf, sizeof(buf), true, 1000) && rl_closed_within(fd, 2000))
 			f->frames_closed++;
-		close(fd);
+		rl_close(fd);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if ((fd = rl_flood_open(l)) < 0)
@@ -1016,7 +1161,7 @@ static void rl_flood_frames(struct rl *l, struct rl_flood *f, unsigned n)
 		relay_header(buf, RELAY_SEND, 32 + 1000);	/* promises 1032 */
 		if (rl_exact(fd, buf, sizeof(buf), true, 1000))
 			f->cut_frames++;
-		close(fd);
+		rl_close(fd);
 	}
 	if ((fd = rl_flood_open(l)) < 0)
 		return;
@@ -1027,7 +1172,7 @@ static void rl_flood_frames(struct rl *l, struct rl_flood *f, unsigned n)
 		if (rl_exact(fd, buf, sizeof(buf), true, 1000))
 			f->not_node++;
 	}
-	close(fd);
+	rl_close(fd);
 }
 
 /* HELLOs from fresh keys, as fast as one connection at a time allows, for
@@ -1050,7 +1195,7 @@ static void rl_flood_storm(struct rl *l, struct rl_flood *f, unsigned n, int ms)
 		if (rl_exact(fd, hello, sizeof(hello), true, 1000) &&
 		    rl_exact(fd, chal, sizeof(chal), false, 1000))
 			f->storm_challenged++;
-		close(fd);
+		rl_close(fd);
 	}
 }
 
@@ -1094,7 +1239,7 @@ static void rl_flood_slow(struct rl *l, struct rl_flood *f, unsigned n)
 			continue;
 		if (rl_closed_within(fds[i], 100))
 			f->slow_closed++;
-		close(fds[i]);
+		rl_close(fds[i]);
 	}
 	free(fds);
 }
@@ -1117,7 +1262,7 @@ static int rl_flood(struct rl *l)
 	 * during the slowloris. */
 	for (int i = 0; i < 2; i++) {
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->n[i].rc.fd, NULL);
-		close(l->n[i].rc.fd);
+		rl_close(l->n[i].rc.fd);
 		l->n[i].rc.fd = -1;
 	}
 	rl_flood_garbage(l, &f, small);
@@ -1206,6 +1351,10 @@ static bool rl_parse(int argc, char **argv, struct rl_opts *o)
 			o->bidir = true;
 			continue;
 		}
+		if (!strcmp(a, "--tls")) {
+			o->tls = true;
+			continue;
+		}
 		if (!strcmp(a, "--pairs")) {
 			o->mode = RL_PAIRS;
 			o->pairs = strtol(v, NULL, 10);
@@ -1270,7 +1419,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: relayload [--pairs N | --throughput [--bidir] | "
 			"--flood | --unregistered | --bad-proof | --replace] [--frames F] "
 			"[--rate R] [--size B] [--seconds S] [--window W] [--conns C] "
-			"[--register-over-relay] [--relay ADDR:PORT] TOKEN\n");
+			"[--register-over-relay] [--relay ADDR:PORT] [--tls] TOKEN\n");
 		return 2;
 	}
 	if (!crypto_init()) {
@@ -1278,6 +1427,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	noise_init();
+	signal(SIGPIPE, SIG_IGN);	/* a closed connection is a result, not a death */
+	if (l.o.tls && !rl_tls_init()) {
+		fprintf(stderr, "relayload: OpenSSL's TLS client did not initialise\n");
+		return 1;
+	}
 	/* The hard cap: joining (60 s), the run, draining and a margin. */
 	alarm((unsigned)(60 + l.o.seconds + l.o.frames / l.o.rate + 60));
 	l.ep = -1;
@@ -1299,5 +1453,6 @@ int main(int argc, char **argv)
 	crypto_wipe(l.secret, sizeof(l.secret));
 	if (l.ep >= 0)
 		close(l.ep);
+	SSL_CTX_free(rl_tls);
 	return rc;
 }
