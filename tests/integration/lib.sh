@@ -9,7 +9,7 @@
 #   run LIMIT CMD...    OUT, ERR, RC of one bounded run
 #   ws ARGS...          run 10 weft-server ARGS
 #   ok DESC / not_ok DESC / it_done
-#   free_udp_port       a free UDP port on 127.0.0.1
+#   free_udp_port       a free UDP port on 127.0.0.1; free_port UDP and TCP
 set -u
 IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -71,6 +71,23 @@ stop_server() {
 	wait "$SERVER_PID" 2>/dev/null
 	SERVER_RC=$?
 	SERVER_PID=""
+}
+# free_port: one free for both UDP and TCP on 127.0.0.1 (the relay
+# shares the control plane's port number).
+free_port() {
+	"$PY" -c '
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    p = u.getsockname()[1]
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break'
 }
 free_udp_port() {
 	"$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -53,22 +53,6 @@ expect_stat() {
 	v=$(relay_stat "$2")
 	if [[ $v =~ ^[0-9]+$ ]] && ((v >= $3)); then ok "$1 ($2 = $v)"; else not_ok "$1 ($2 = '$v', want >= $3)"; fi
 }
-# A port free for both UDP and TCP on 127.0.0.1 (the relay shares it).
-free_port() {
-	"$PY" -c '
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break'
-}
 # tcp_open PORT: true when something accepts TCP on 127.0.0.1:PORT.
 tcp_open() {
 	"$PY" -c '

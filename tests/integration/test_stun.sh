@@ -12,14 +12,18 @@
 it_init stun
 command -v stun >/dev/null || { echo "# FAIL - stun-client is needed (scripts/deps.sh)"; exit 1; }
 
-PORT=$(free_udp_port)
+PORT=$(free_port)
 SPORT=$(free_udp_port)
+while [[ $SPORT == "$PORT" ]]; do SPORT=$(free_udp_port); done
 ws init --endpoint "127.0.0.1:$PORT" --listen "127.0.0.1:$PORT"
 ((RC == 0)) && ok "init" || not_ok "init: $ERR"
 # The STUN port: what status says (the test picks a free one).
 "$BIN" serve --stun-listen "127.0.0.1:$SPORT" >>"$T/server.log" 2>&1 &
 SERVER_PID=$!
-wait_for_socket && ok "serve with --stun-listen 127.0.0.1:$SPORT" || not_ok "serve starts"
+if wait_for_socket; then ok "serve with --stun-listen 127.0.0.1:$SPORT"; else
+	not_ok "serve starts"
+	tail -n 5 "$T/server.log" | sed 's/^/#   server: /'
+fi
 
 # stun-client: test 1 only, from a source port we choose; -v prints the
 # mapped address (it waits forever without an answer: bounded here).
