@@ -996,11 +996,16 @@ static void agent_send(void *ctx, const union wg_sockaddr *to, const uint8_t *ms
 }
 
 /* A handshake to a peer without a proven direct path goes every way we
- * know at once: its endpoint (the relay, or the first candidate) and
- * each candidate (up to AGENT_HS_FANOUT).  The copy that arrives first
- * is answered and the others are replays; the answer's source becomes
- * the endpoint.  No wait for a retransmission when the first candidate
- * is a NAT's face that filters us, or a hairpin that is not there. */
+ * know, in two steps ("happy eyeballs"): at once to its first candidate
+ * (where the server sees it: on a LAN or behind an easy NAT that is
+ * enough), and AGENT_RELAY_DELAY later, unless the handshake is done by
+ * then, to its other candidates (up to AGENT_HS_FANOUT) and through the
+ * relay when that is its endpoint.  Whichever copy arrives first is
+ * answered, the others are replays, and the answer's source becomes the
+ * endpoint.  A first contact on a LAN thus costs no relay traffic and no
+ * address resolution for candidates it does not need, and one whose
+ * first candidate is a NAT's filtering face waits 0.1 s, not for a
+ * retransmission. */
 #define AGENT_HS_FANOUT 4
 
 static void agent_send_initiation(void *ctx, struct wg_peer *wp, const uint8_t *msg,
@@ -1008,16 +1013,45 @@ static void agent_send_initiation(void *ctx, struct wg_peer *wp, const uint8_t *
 {
 	struct agent *a = ctx;
 	struct apeer *p = wp->user;
-	unsigned sent = 0;
 
-	agent_send(a, &wp->endpoint, msg, len);
-	if (!p || path_best(a, p))
+	if (!p || path_best(a, p) || !p->n_paths || len != sizeof(p->hs_msg)) {
+		agent_send(a, &wp->endpoint, msg, len);
 		return;
-	for (unsigned i = 0; i < p->n_paths && sent < AGENT_HS_FANOUT; i++)
-		if (!wg_sockaddr_equal(&p->paths[i].addr, &wp->endpoint)) {
-			dp_send(&a->dp, &p->paths[i].addr, msg, len);
-			sent++;
+	}
+	dp_send(&a->dp, &p->paths[0].addr, msg, len);
+	memcpy(p->hs_msg, msg, len);
+	memcpy(&p->hs_index, msg + 4, 4);
+	p->hs_relay_at = agent_now(a) + AGENT_RELAY_DELAY;
+	agent_soon(a);
+}
+
+/* The second step of the handshakes that are due: sent unless that
+ * handshake is over (answered by the first step) or superseded. */
+static uint64_t agent_held_initiations(struct agent *a, uint64_t now)
+{
+	uint64_t next = 0;
+
+	for (struct apeer *p = a->peers; p; p = p->next) {
+		unsigned sent = 0;
+		if (!p->hs_relay_at)
+			continue;
+		if (now < p->hs_relay_at) {
+			if (!next || p->hs_relay_at < next)
+				next = p->hs_relay_at;
+			continue;
 		}
+		p->hs_relay_at = 0;
+		if (p->wp->hs.state != NOISE_CREATED_INITIATION ||
+		    p->wp->hs.local_index != p->hs_index)
+			continue;
+		for (unsigned i = 1; i < p->n_paths && sent < AGENT_HS_FANOUT; i++, sent++)
+			dp_send(&a->dp, &p->paths[i].addr, p->hs_msg, sizeof(p->hs_msg));
+		if (p->wp->has_endpoint && wg_sockaddr_is_relay(&p->wp->endpoint))
+			relayc_send(a, &p->wp->endpoint, p->hs_msg, sizeof(p->hs_msg));
+		else if (p->wp->has_endpoint && !wg_sockaddr_equal(&p->wp->endpoint, &p->paths[0].addr))
+			dp_send(&a->dp, &p->wp->endpoint, p->hs_msg, sizeof(p->hs_msg));
+	}
+	return next;
 }
 
 const struct wg_ops agent_ops = {
@@ -1192,6 +1226,8 @@ static uint64_t agent_tick(struct dp *d)
 	if ((t = relayc_tick(a, now)) && (!due || t < due))
 		due = t;
 	if ((t = discover_tick(a, now)) && (!due || t < due))
+		due = t;
+	if ((t = agent_held_initiations(a, now)) && (!due || t < due))
 		due = t;
 	for (struct lookup *l = a->lookups; l; l = l->next) {
 		t = l->negative_until ? l->negative_until : l->born + AGENT_LOOKUP_TTL;

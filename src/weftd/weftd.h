@@ -30,6 +30,7 @@
 #define AGENT_ONLINE_TTL   (60 * NSEC_PER_SEC)	/* server answered within */
 #define AGENT_MAX_PINGS    64
 #define AGENT_SCAN         (NSEC_PER_SEC / 10)	/* timeouts checked this often */
+#define AGENT_RELAY_DELAY  (NSEC_PER_SEC / 10)	/* direct first, then the relay */
 
 /* What node.conf records after a join (nodestate.c). */
 struct node_conf {
@@ -130,6 +131,11 @@ struct apeer {
 	uint64_t last_full;		/* last probe of every path */
 	uint64_t pong_window;		/* rate limit of our answers */
 	unsigned pongs;
+
+	/* An initiation held back for the relay (agent_send_initiation). */
+	uint8_t hs_msg[148];
+	uint32_t hs_index;		/* its sender index */
+	uint64_t hs_relay_at;		/* monotonic ns; 0 = none */
 };
 
 /* Packets waiting for a LOOKUP of their destination. */
