@@ -188,33 +188,47 @@ static void ago(char *out, size_t cap, int64_t unix_s)
 		snprintf(out, cap, "%lldh ago", (long long)(now - unix_s) / 3600);
 }
 
-static int cmd_status(int argc, char **argv)
+/* A command whose only option is --json: parses the options, calls
+ * weftd, and prints the JSON when asked.  Returns an exit code when done
+ * (help, bad option, error, JSON printed), -1 when the caller prints
+ * *res as text (and puts it). */
+static int json_command(int argc, char **argv, const char *command,
+			const char *help, struct json_object **res, bool *json)
 {
-	struct json_object *res, *srv, *peers, *v;
-	bool json = false;
-	size_t n;
-
+	*json = false;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: weft status [--json]\n\nThis node (name, addresses, "
-			       "state), its server, and the peers it\nknows: name, "
-			       "addresses, endpoint, last handshake, bytes, path.\n");
+		if (!strcmp(argv[i], "--json")) {
+			*json = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "weft status: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "weft %s: unknown option '%s'\n", command, argv[i]);
 			return 2;
 		}
 	}
-	if (call("status", NULL, &res))
+	if (call(command, NULL, res))
 		return 1;
-	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(res,
-		       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(res);
-		return 0;
-	}
+	if (!*json)
+		return -1;
+	printf("%s\n", json_object_to_json_string_ext(*res,
+	       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(*res);
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct json_object *res, *srv, *peers, *v;
+	bool json;
+	size_t n;
+	int r;
+
+	if ((r = json_command(argc, argv, "status",
+			      "usage: weft status [--json]\n\nThis node (name, addresses, "
+			       "state), its server, and the peers it\nknows: name, "
+			       "addresses, endpoint, last handshake, bytes, path.\n", &res, &json)) >= 0)
+		return r;
 	printf("node:   %s  %s  %s  (%s, interface %s, port %s)\n",
 	       get(res, "name") ? get(res, "name") : "-",
 	       get(res, "ipv4") ? get(res, "ipv4") : "-",
@@ -251,32 +265,17 @@ static int cmd_status(int argc, char **argv)
 static int cmd_netcheck(int argc, char **argv)
 {
 	struct json_object *res, *arr, *v, *rl;
-	bool json = false;
+	bool json;
+	int r;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: weft netcheck [--json]\n\nAsks the server's STUN "
+	if ((r = json_command(argc, argv, "netcheck",
+			      "usage: weft netcheck [--json]\n\nAsks the server's STUN "
 			       "services from weftd's own socket and\nreports: whether UDP "
 			       "gets through, the addresses this node is seen\nat (its NAT's "
 			       "face), whether that address changes with the\ndestination "
 			       "(a NAT that maps by destination makes direct paths\nharder), "
-			       "and the relay's round trip.  Takes up to 2 s.\n");
-			return 0;
-		} else {
-			fprintf(stderr, "weft netcheck: unknown option '%s'\n", argv[i]);
-			return 2;
-		}
-	}
-	if (call("netcheck", NULL, &res))
-		return 1;
-	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(res,
-		       JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(res);
-		return 0;
-	}
+			       "and the relay's round trip.  Takes up to 2 s.\n", &res, &json)) >= 0)
+		return r;
 	json_object_object_get_ex(res, "udp", &v);
 	printf("UDP:            %s\n", v && json_object_get_boolean(v) ? "yes" : "no (blocked?)");
 	json_object_object_get_ex(res, "stun", &arr);

@@ -111,6 +111,12 @@ static void agent_peer_free(struct agent *a, struct apeer *p)
 	free(p);
 }
 
+bool agent_can_send(const struct agent *a, const union wg_sockaddr *sa)
+{
+	return (sa->sa.sa_family == AF_INET && a->dp.udp4 >= 0) ||
+	       (sa->sa.sa_family == AF_INET6 && a->dp.udp6 >= 0);
+}
+
 void agent_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa)
 {
 	memset(sa, 0, sizeof(*sa));
@@ -998,7 +1004,7 @@ static void agent_send(void *ctx, const union wg_sockaddr *to, const uint8_t *ms
 /* A handshake to a peer without a proven direct path goes every way we
  * know, in two steps ("happy eyeballs"): at once to its first candidate
  * (where the server sees it: on a LAN or behind an easy NAT that is
- * enough), and AGENT_RELAY_DELAY later, unless the handshake is done by
+ * enough), and AGENT_HS_SECOND later, unless the handshake is done by
  * then, to its other candidates (up to AGENT_HS_FANOUT) and through the
  * relay when that is its endpoint.  Whichever copy arrives first is
  * answered, the others are replays, and the answer's source becomes the
@@ -1021,26 +1027,26 @@ static void agent_send_initiation(void *ctx, struct wg_peer *wp, const uint8_t *
 	dp_send(&a->dp, &p->paths[0].addr, msg, len);
 	memcpy(p->hs_msg, msg, len);
 	memcpy(&p->hs_index, msg + 4, 4);
-	p->hs_relay_at = agent_now(a) + AGENT_RELAY_DELAY;
+	p->hs_second_at = agent_now(a) + AGENT_HS_SECOND;
 	agent_soon(a);
 }
 
 /* The second step of the handshakes that are due: sent unless that
  * handshake is over (answered by the first step) or superseded. */
-static uint64_t agent_held_initiations(struct agent *a, uint64_t now)
+static uint64_t agent_second_initiations(struct agent *a, uint64_t now)
 {
 	uint64_t next = 0;
 
 	for (struct apeer *p = a->peers; p; p = p->next) {
 		unsigned sent = 0;
-		if (!p->hs_relay_at)
+		if (!p->hs_second_at)
 			continue;
-		if (now < p->hs_relay_at) {
-			if (!next || p->hs_relay_at < next)
-				next = p->hs_relay_at;
+		if (now < p->hs_second_at) {
+			if (!next || p->hs_second_at < next)
+				next = p->hs_second_at;
 			continue;
 		}
-		p->hs_relay_at = 0;
+		p->hs_second_at = 0;
 		if (p->wp->hs.state != NOISE_CREATED_INITIATION ||
 		    p->wp->hs.local_index != p->hs_index)
 			continue;
@@ -1227,7 +1233,7 @@ static uint64_t agent_tick(struct dp *d)
 		due = t;
 	if ((t = discover_tick(a, now)) && (!due || t < due))
 		due = t;
-	if ((t = agent_held_initiations(a, now)) && (!due || t < due))
+	if ((t = agent_second_initiations(a, now)) && (!due || t < due))
 		due = t;
 	for (struct lookup *l = a->lookups; l; l = l->next) {
 		t = l->negative_until ? l->negative_until : l->born + AGENT_LOOKUP_TTL;

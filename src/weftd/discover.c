@@ -47,12 +47,6 @@ static void disc_send(struct agent *a, struct disc_target *t)
 	dp_send(&a->dp, &t->to, t->req, STUN_REQUEST_LEN);
 }
 
-static bool disc_usable(const struct agent *a, const union wg_sockaddr *sa)
-{
-	return (sa->sa.sa_family == AF_INET && a->dp.udp4 >= 0) ||
-	       (sa->sa.sa_family == AF_INET6 && a->dp.udp6 >= 0);
-}
-
 void discover_start(struct agent *a)
 {
 	struct discover *d = &a->disc;
@@ -62,11 +56,11 @@ void discover_start(struct agent *a)
 		return;
 	memset(d->t, 0, sizeof(d->t));
 	d->n = 0;
-	if (disc_usable(a, &a->server_ep))
+	if (agent_can_send(a, &a->server_ep))
 		d->t[d->n++].to = a->server_ep;
 	for (unsigned i = 0; i < a->n_stun && d->n < DISC_MAX_TARGETS; i++) {
 		agent_sockaddr(&a->stun[i], &sa);
-		if (disc_usable(a, &sa) && !wg_sockaddr_equal(&sa, &a->server_ep))
+		if (agent_can_send(a, &sa) && !wg_sockaddr_equal(&sa, &a->server_ep))
 			d->t[d->n++].to = sa;
 	}
 	d->running = true;

@@ -53,13 +53,6 @@ const struct apath *path_best(const struct agent *a, const struct apeer *p)
 	return &p->paths[p->best];
 }
 
-/* Only families we have a socket for. */
-static bool path_usable(const struct agent *a, const union wg_sockaddr *sa)
-{
-	return (sa->sa.sa_family == AF_INET && a->dp.udp4 >= 0) ||
-	       (sa->sa.sa_family == AF_INET6 && a->dp.udp6 >= 0);
-}
-
 static int path_find(const struct apeer *p, const union wg_sockaddr *sa)
 {
 	for (int i = 0; i < p->n_paths; i++)
@@ -138,7 +131,7 @@ void path_update(struct agent *a, struct apeer *p)
 		struct apath *t = &p->paths[p->n_paths];
 		memset(t, 0, sizeof(*t));
 		agent_sockaddr(&p->endpoints[i], &t->addr);
-		if (!path_usable(a, &t->addr) || path_find(p, &t->addr) >= 0)
+		if (!agent_can_send(a, &t->addr) || path_find(p, &t->addr) >= 0)
 			continue;
 		t->origin = PATH_CANDIDATE;
 		for (int j = 0; j < n_old; j++)
@@ -269,7 +262,7 @@ static void path_ping_rx(struct agent *a, struct apeer *p, const struct probe *m
 	if (probe_seal(buf, &r, p->probe_key))
 		dp_send(&a->dp, from, buf, sizeof(buf));
 	/* The way it came is a way back: remember and try it. */
-	if (!path_usable(a, from))
+	if (!agent_can_send(a, from))
 		return;
 	if ((i = path_find(p, from)) < 0) {
 		if (p->n_paths < PATH_MAX_PATHS) {

@@ -30,7 +30,7 @@
 #define AGENT_ONLINE_TTL   (60 * NSEC_PER_SEC)	/* server answered within */
 #define AGENT_MAX_PINGS    64
 #define AGENT_SCAN         (NSEC_PER_SEC / 10)	/* timeouts checked this often */
-#define AGENT_RELAY_DELAY  (NSEC_PER_SEC / 10)	/* direct first, then the relay */
+#define AGENT_HS_SECOND    (NSEC_PER_SEC / 10)	/* first candidate, then the rest */
 
 /* What node.conf records after a join (nodestate.c). */
 struct node_conf {
@@ -132,10 +132,11 @@ struct apeer {
 	uint64_t pong_window;		/* rate limit of our answers */
 	unsigned pongs;
 
-	/* An initiation held back for the relay (agent_send_initiation). */
+	/* An initiation's second step: other candidates and the relay
+	 * (agent_send_initiation). */
 	uint8_t hs_msg[148];
 	uint32_t hs_index;		/* its sender index */
-	uint64_t hs_relay_at;		/* monotonic ns; 0 = none */
+	uint64_t hs_second_at;		/* monotonic ns; 0 = none */
 };
 
 /* Packets waiting for a LOOKUP of their destination. */
@@ -299,6 +300,8 @@ void agent_relay_changed(struct agent *a, bool up);
 struct apeer *agent_peer_by_id(struct agent *a, uint64_t id);
 /* A candidate as the socket address it names. */
 void agent_sockaddr(const struct ctl_endpoint *e, union wg_sockaddr *sa);
+/* We have a UDP socket of sa's family. */
+bool agent_can_send(const struct agent *a, const union wg_sockaddr *sa);
 
 /* nodestate.c: 0 or -errno with a message. */
 int nodestate_key(const char *path, uint8_t priv[32], bool create,

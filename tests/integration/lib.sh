@@ -8,7 +8,7 @@
 #   stop_server
 #   run LIMIT CMD...    OUT, ERR, RC of one bounded run
 #   ws ARGS...          run 10 weft-server ARGS
-#   ok DESC / not_ok DESC / it_done
+#   ok DESC / not_ok DESC / it_done / it_check_server_log
 #   free_udp_port       a free UDP port on 127.0.0.1; free_port UDP and TCP
 set -u
 IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -34,6 +34,16 @@ not_ok() {
 	[[ -s $T/err ]] && sed 's/^/#   stderr: /' "$T/err" | head -5
 	failed=$((failed + 1))
 }
+# it_check_server_log: no sanitizer report in the server's log.
+it_check_server_log() {
+	if grep -q Sanitizer "$T/server.log"; then
+		not_ok "the server's log has a sanitizer report"
+		grep -A20 Sanitizer "$T/server.log" | sed 's/^/#   server: /' | head -40
+	else
+		ok "no sanitizer report in the server's log"
+	fi
+}
+
 it_done() {
 	echo "# $1: $passed passed, $failed failed"
 	((failed == 0))

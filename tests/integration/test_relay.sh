@@ -284,11 +284,6 @@ TLS_THROUGHPUT=$(field gbps)
 load "TLS: plain TCP still works on the control port" 60 --pairs 2 --frames 20 "$TOKEN"
 stop_server
 
-if grep -q Sanitizer "$T/server.log"; then
-	not_ok "the server's log has a sanitizer report"
-	grep -A20 Sanitizer "$T/server.log" | sed 's/^/#   server: /' | head -40
-else
-	ok "no sanitizer report in the server's log"
-fi
+it_check_server_log
 echo "# figures: 200 pairs: ${PAIRS_LINE:-none}; throughput ${THROUGHPUT:-?} Gbit/s, over TLS ${TLS_THROUGHPUT:-?} Gbit/s"
 it_done test_relay

@@ -434,11 +434,5 @@ else
 fi
 stop_server
 
-if grep -q Sanitizer "$T/server.log"; then
-	not_ok "the server's log has a sanitizer report"
-	grep -A20 Sanitizer "$T/server.log" | sed 's/^/#   server: /' | head -40
-else
-	ok "no sanitizer report in the server's log"
-fi
-echo "# test_server_admin: $passed passed, $failed failed"
-((failed == 0))
+it_check_server_log
+it_done test_server_admin
