@@ -11,6 +11,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
+#include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,7 +60,7 @@ void dp_log(int level, const char *fmt, ...)
 
 /* --- UDP --- */
 
-static int dp_udp_socket(int family, uint16_t port, uint32_t mark)
+static int dp_udp_socket(int family, uint16_t port, uint32_t mark, bool gro)
 {
 	union wg_sockaddr sa = { 0 };
 	int one = 1, size = 4 << 20;
@@ -84,6 +86,10 @@ static int dp_udp_socket(int family, uint16_t port, uint32_t mark)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if (mark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	/* UDP GRO (Linux 5.0): a train of datagrams of one sender arrives
+	 * as one buffer with its segment size; without it, one by one. */
+	if (gro)
+		setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, &sa.sa, len) < 0) {
 		int r = -errno;
 		close(fd);
@@ -124,10 +130,11 @@ int dp_bind(struct dp *d, uint16_t port)
 	/* With port 0 the kernel picks for IPv4 and IPv6 must match it;
 	 * a clash on the IPv6 side means try another. */
 	for (int attempt = 0; attempt < 16; attempt++) {
-		fd4 = dp_udp_socket(AF_INET, port, d->fwmark);
+		fd4 = dp_udp_socket(AF_INET, port, d->fwmark, d->udp_gro);
 		if (fd4 < 0)
 			return fd4;
-		fd6 = dp_udp_socket(AF_INET6, dp_local_port(fd4), d->fwmark);
+		fd6 = dp_udp_socket(AF_INET6, dp_local_port(fd4), d->fwmark,
+				    d->udp_gro);
 		if (fd6 >= 0 || fd6 == -EAFNOSUPPORT || port != 0)
 			break;
 		close(fd4);
@@ -305,11 +312,37 @@ static _Alignas(16) uint8_t dp_bufs[BATCH][BUF_SIZE];
 static _Alignas(16) uint8_t dp_tunbuf[WG_HEADROOM + BUF_SIZE + WG_TAILROOM];
 static _Alignas(16) uint8_t dp_segbuf[SEG_MAX * 4096];
 
+/* One datagram, or one segment of a GRO train. */
+static void dp_receive(struct dp *d, const union wg_sockaddr *from,
+		       uint8_t *b, size_t len)
+{
+	/* WireGuard's types are le32 1..4 */
+	if (d->host && d->host->datagram && len >= 4 &&
+	    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3]))
+		d->host->datagram(d, from, b, len);
+	else
+		wg_device_receive(d->dev, from, b, len);
+}
+
+/* The segment size of a GRO train, 0 for a single datagram. */
+static size_t dp_gro_size(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int seg;
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	return 0;
+}
+
 static void dp_read_udp(struct dp *d, int fd)
 {
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	union wg_sockaddr from[BATCH];
+	char ctl[BATCH][CMSG_SPACE(sizeof(int))];
 	int n;
 
 	for (int i = 0; i < BATCH; i++) {
@@ -317,6 +350,8 @@ static void dp_read_udp(struct dp *d, int fd)
 		msgs[i].msg_hdr = (struct msghdr){
 			.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
 			.msg_iov = &iov[i], .msg_iovlen = 1,
+			.msg_control = d->udp_gro ? ctl[i] : NULL,
+			.msg_controllen = d->udp_gro ? sizeof(ctl[i]) : 0,
 		};
 	}
 	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
@@ -324,13 +359,16 @@ static void dp_read_udp(struct dp *d, int fd)
 		return;
 	clock_feed(d->dev);
 	for (int i = 0; i < n; i++) {
-		const uint8_t *b = dp_bufs[i];
-		/* WireGuard's types are le32 1..4 */
-		if (d->host && d->host->datagram && msgs[i].msg_len >= 4 &&
-		    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3]))
-			d->host->datagram(d, &from[i], b, msgs[i].msg_len);
-		else
-			wg_device_receive(d->dev, &from[i], dp_bufs[i], msgs[i].msg_len);
+		size_t len = msgs[i].msg_len;
+		size_t seg = d->udp_gro ? dp_gro_size(&msgs[i].msg_hdr) : 0;
+
+		if (!seg || seg >= len) {
+			dp_receive(d, &from[i], dp_bufs[i], len);
+			continue;
+		}
+		for (size_t off = 0; off < len; off += seg)
+			dp_receive(d, &from[i], dp_bufs[i] + off,
+				   len - off < seg ? len - off : seg);
 	}
 	gro_flush(&d->gro);
 }
@@ -470,9 +508,19 @@ void dp_loop(struct dp *d)
 		/* the next handshake's ephemeral key, made while idle */
 		if (d->dev->local.has_key && !d->dev->local.has_spare)
 			noise_local_refill(&d->dev->local);
-		int n = epoll_wait(d->epoll_fd, evs, 16, -1);
+		/* After traffic, poll for a short while before sleeping: the
+		 * answer to what we just sent is usually that close, and a
+		 * sleeping vCPU takes far longer to wake. */
+		int timeout = -1;
+		if (d->poll_ns && clock_mono_ns() - d->active_at < d->poll_ns)
+			timeout = 0;
+		int n = epoll_wait(d->epoll_fd, evs, 16, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
+		if (n > 0 && d->poll_ns)
+			d->active_at = clock_mono_ns();
+		else if (n == 0 && d->poll_yield)
+			sched_yield();
 		for (int i = 0; i < n && d->running; i++) {
 			dp_dispatch(d, evs[i].data.u64);
 			dp_flush(d);
@@ -511,16 +559,55 @@ static int dp_signals(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* WEFT_WG_OFFLOAD: which offloads to ask for (dp.h); 0, or -1 with a
+ * message for a word it does not know. */
+static int dp_offloads(struct dp *d, const char *spec, char *why, size_t whylen)
+{
+	char buf[64], *save = NULL;
+
+	d->tun_offload = d->udp_gso = d->udp_gro = true;
+	if (!spec || !strcmp(spec, "all") || !strcmp(spec, "1"))
+		return 0;
+	d->tun_offload = d->udp_gso = d->udp_gro = false;
+	if (!strcmp(spec, "none") || !strcmp(spec, "0"))
+		return 0;
+	if (strlen(spec) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, spec);
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "tun"))
+			d->tun_offload = true;
+		else if (!strcmp(w, "gso"))
+			d->udp_gso = true;
+		else if (!strcmp(w, "gro"))
+			d->udp_gro = true;
+		else
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(why, whylen, "WEFT_WG_OFFLOAD=%s: expected all, none or a "
+		 "comma list of tun, gso, gro", spec);
+	return -1;
+}
+
 int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen)
 {
-	const char *off = getenv("WEFT_WG_OFFLOAD");
 	const char *load = getenv("WEFT_WG_HANDSHAKE_LOAD");
 
 	if (d->log_name)
 		dp_name = d->log_name;
+	/* Big transient buffers (a 10 000-peer setconf or its dump) come
+	 * from mmap and go back when freed, instead of raising glibc's
+	 * threshold and then staying in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	d->tun_fd = d->udp4 = d->udp6 = -1;
 	d->offload = false;
-	d->udp_gso = !off || strcmp(off, "0");
+	if (dp_offloads(d, getenv("WEFT_WG_OFFLOAD"), why, whylen) < 0)
+		return -1;
+	if (getenv("WEFT_WG_POLL_US"))
+		d->poll_ns = strtoull(getenv("WEFT_WG_POLL_US"), NULL, 10) * 1000;
+	d->poll_yield = getenv("WEFT_WG_POLL_YIELD") != NULL;
 	gro_init(&d->gro, dp_tun_write, d);
 	d->dev = wg_device_new(ops, d);
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -544,10 +631,9 @@ int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen)
 
 int dp_open(struct dp *d, uint16_t port, char *why, size_t whylen)
 {
-	const char *off = getenv("WEFT_WG_OFFLOAD");
 	int r;
 
-	d->tun_fd = tun_open(d->ifname, &d->ifindex, !off || strcmp(off, "0"),
+	d->tun_fd = tun_open(d->ifname, &d->ifindex, d->tun_offload,
 			     &d->offload);
 	if (d->tun_fd < 0) {
 		snprintf(why, whylen, "cannot create TUN interface %s: %s",

@@ -58,8 +58,13 @@ struct dp {
 	int signal_fd;
 	int netlink_fd;
 	uint64_t armed_deadline;
+	bool tun_offload;		/* wanted: TUN super-packets + GRO */
 	bool offload;			/* TUN gives TSO super-packets */
 	bool udp_gso;			/* UDP_SEGMENT works; cleared on failure */
+	bool udp_gro;			/* UDP_GRO asked of the sockets */
+	uint64_t poll_ns;		/* busy-poll this long after traffic */
+	uint64_t active_at;
+	bool poll_yield;
 	bool running;
 	struct gro gro;
 	struct wg_device *dev;
@@ -68,8 +73,10 @@ struct dp {
 };
 
 /* Opens everything but the TUN device and the sockets and makes the
- * engine with ops (ctx = d).  Environment: WEFT_WG_OFFLOAD=0 turns the
- * offloads off, WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
+ * engine with ops (ctx = d).  Environment: WEFT_WG_OFFLOAD chooses the
+ * offloads ("all", the default; "none" or "0"; or a comma list of "tun"
+ * = TUN segmentation/coalescing, "gso" = UDP_SEGMENT sends, "gro" =
+ * UDP_GRO receives); WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
  * 0, or -1 with a message in why. */
 int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen);
 /* Creates the TUN interface d->ifname (MTU WG_DEFAULT_MTU unless set) and

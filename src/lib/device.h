@@ -117,7 +117,9 @@ struct wg_peer {
 	bool sent_lastminute_handshake;
 	uint64_t deadline;		/* min of timer[], heap key */
 	size_t heap_pos;		/* position in the device heap + 1; 0 = out */
-	struct wg_staged staged[WG_MAX_STAGED];
+	/* Packets waiting for a session: a ring of WG_MAX_STAGED, made on
+	 * the first one and freed when drained (most peers never need it). */
+	struct wg_staged *staged;
 	unsigned staged_head, staged_count;
 	struct wg_peer *hash_next;	/* public key table chain */
 	void *user;			/* the host's own record, if any */

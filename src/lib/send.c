@@ -86,7 +86,10 @@ static void send_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 	struct wg_staged *s;
 	uint8_t *copy = malloc(WG_HEADROOM + len + WG_TAILROOM);
 
-	if (!copy) {
+	if (copy && !peer->staged)
+		peer->staged = calloc(WG_MAX_STAGED, sizeof(*peer->staged));
+	if (!copy || !peer->staged) {
+		free(copy);
 		peer->dev->stats.tx_staged_dropped++;
 		return;
 	}
@@ -112,6 +115,8 @@ void wg_peer_drop_staged(struct wg_peer *peer)
 		peer->staged_count--;
 	}
 	peer->staged_head = 0;
+	free(peer->staged);
+	peer->staged = NULL;
 }
 
 void wg_peer_send_staged(struct wg_peer *peer)
@@ -131,6 +136,8 @@ void wg_peer_send_staged(struct wg_peer *peer)
 		peer->staged_count--;
 	}
 	peer->staged_head = 0;
+	free(peer->staged);
+	peer->staged = NULL;
 	send_maybe_rekey(peer);
 }
 
