@@ -298,6 +298,13 @@ void dp_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 		dp_tun_write(d, &h, pkt, len);
 }
 
+void dp_crypt(void *ctx, struct wg_crypt_job *jobs, size_t n)
+{
+	struct dp *d = ctx;
+
+	workers_run(&d->workers, jobs, n);
+}
+
 void dp_tun_write_packet(struct dp *d, const uint8_t *pkt, size_t len)
 {
 	struct virtio_net_hdr h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
@@ -318,9 +325,12 @@ static void dp_receive(struct dp *d, const union wg_sockaddr *from,
 {
 	/* WireGuard's types are le32 1..4 */
 	if (d->host && d->host->datagram && len >= 4 &&
-	    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3]))
+	    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3])) {
+		/* the host may send from its own buffers: not batched */
+		wg_device_batch_end(d->dev);
 		d->host->datagram(d, from, b, len);
-	else
+		wg_device_batch_begin(d->dev);
+	} else
 		wg_device_receive(d->dev, from, b, len);
 }
 
@@ -358,6 +368,7 @@ static void dp_read_udp(struct dp *d, int fd)
 	if (n <= 0)
 		return;
 	clock_feed(d->dev);
+	wg_device_batch_begin(d->dev);
 	for (int i = 0; i < n; i++) {
 		size_t len = msgs[i].msg_len;
 		size_t seg = d->udp_gro ? dp_gro_size(&msgs[i].msg_hdr) : 0;
@@ -370,6 +381,7 @@ static void dp_read_udp(struct dp *d, int fd)
 			dp_receive(d, &from[i], dp_bufs[i] + off,
 				   len - off < seg ? len - off : seg);
 	}
+	wg_device_batch_end(d->dev);
 	gro_flush(&d->gro);
 }
 
@@ -397,10 +409,14 @@ static bool dp_read_tun_one(struct dp *d)
 	if (!offload_segment(&h, pkt, len, dp_segbuf, sizeof(dp_segbuf),
 			     WG_HEADROOM, WG_TAILROOM, SEG_MAX, segs, lens, &nsegs))
 		return true;	/* a packet the kernel mislabelled: drop */
-	if (!nsegs)
+	if (!nsegs) {
 		wg_device_send(d->dev, dp_tunbuf, len);
+		return true;
+	}
+	wg_device_batch_begin(d->dev);
 	for (size_t i = 0; i < nsegs; i++)
 		wg_device_send(d->dev, segs[i], lens[i]);
+	wg_device_batch_end(d->dev);
 	return true;
 }
 
@@ -591,9 +607,33 @@ bad:
 	return -1;
 }
 
+/* WEFT_WG_THREADS: a count from 1 to CRYPTO_LANES, or "auto" (unset):
+ * one per CPU. */
+static int dp_threads(const char *spec, unsigned *out, char *why, size_t whylen)
+{
+	char *end;
+	unsigned long n;
+
+	if (!spec || !strcmp(spec, "auto")) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		*out = cpus < 1 ? 1 : cpus > CRYPTO_LANES ? CRYPTO_LANES : (unsigned)cpus;
+		return 0;
+	}
+	n = strtoul(spec, &end, 10);
+	if (*spec < '0' || *spec > '9' || *end || n < 1 || n > CRYPTO_LANES) {
+		snprintf(why, whylen, "WEFT_WG_THREADS=%s: expected auto or a "
+			 "number from 1 to %d", spec, CRYPTO_LANES);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen)
 {
 	const char *load = getenv("WEFT_WG_HANDSHAKE_LOAD");
+	unsigned threads;
+	int r;
 
 	if (d->log_name)
 		dp_name = d->log_name;
@@ -608,6 +648,8 @@ int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen)
 	if (getenv("WEFT_WG_POLL_US"))
 		d->poll_ns = strtoull(getenv("WEFT_WG_POLL_US"), NULL, 10) * 1000;
 	d->poll_yield = getenv("WEFT_WG_POLL_YIELD") != NULL;
+	if (dp_threads(getenv("WEFT_WG_THREADS"), &threads, why, whylen) < 0)
+		return -1;
 	gro_init(&d->gro, dp_tun_write, d);
 	d->dev = wg_device_new(ops, d);
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -618,6 +660,13 @@ int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen)
 	    d->netlink_fd < 0) {
 		snprintf(why, whylen, "cannot set up the event loop: %s",
 			 strerror(errno));
+		return -1;
+	}
+	/* after dp_signals: the helpers inherit the blocked signals */
+	r = workers_start(&d->workers, threads - 1);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot start crypto threads: %s",
+			 strerror(-r));
 		return -1;
 	}
 	if (load)
@@ -659,6 +708,7 @@ void dp_close(struct dp *d)
 	int *fds[] = { &d->tun_fd, &d->udp4, &d->udp6, &d->timer_fd,
 		       &d->signal_fd, &d->netlink_fd, &d->epoll_fd };
 
+	workers_stop(&d->workers);
 	wg_device_free(d->dev);
 	d->dev = NULL;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)

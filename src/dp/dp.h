@@ -19,6 +19,7 @@
 
 #include "device.h"
 #include "offload.h"
+#include "workers.h"
 
 enum {
 	DP_EV_TUN = 1, DP_EV_UDP4, DP_EV_UDP6, DP_EV_TIMER, DP_EV_SIGNAL,
@@ -67,6 +68,7 @@ struct dp {
 	bool poll_yield;
 	bool running;
 	struct gro gro;
+	struct workers workers;		/* crypto helpers (WEFT_WG_THREADS) */
 	struct wg_device *dev;
 	const struct dp_host *host;
 	void *host_ctx;
@@ -76,7 +78,9 @@ struct dp {
  * engine with ops (ctx = d).  Environment: WEFT_WG_OFFLOAD chooses the
  * offloads ("all", the default; "none" or "0"; or a comma list of "tun"
  * = TUN segmentation/coalescing, "gso" = UDP_SEGMENT sends, "gro" =
- * UDP_GRO receives); WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
+ * UDP_GRO receives); WEFT_WG_THREADS, the threads that encrypt and
+ * decrypt (default: one per CPU, at most CRYPTO_LANES; 1 = the loop's
+ * own only); WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
  * 0, or -1 with a message in why. */
 int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen);
 /* Creates the TUN interface d->ifname (MTU WG_DEFAULT_MTU unless set) and
@@ -100,6 +104,8 @@ void dp_send(void *ctx, const union wg_sockaddr *to, const uint8_t *msg,
 	     size_t len);
 void dp_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 		size_t len);
+/* The engine's crypt hook: a batch's AEADs on the loop and the helpers. */
+void dp_crypt(void *ctx, struct wg_crypt_job *jobs, size_t n);
 /* Writes one plain IP packet into the TUN device (an ICMP error, say). */
 void dp_tun_write_packet(struct dp *d, const uint8_t *pkt, size_t len);
 /* Sends what dp_send gathered (the loop does it after every event). */

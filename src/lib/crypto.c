@@ -337,8 +337,27 @@ bool crypto_xaead_open(uint8_t *out, const uint8_t *in, size_t len,
 }
 
 struct crypto_aead {
-	EVP_CIPHER_CTX *enc, *dec;
+	uint8_t key[32];
+	/* One context per lane (thread), each made on its lane's first use:
+	 * OpenSSL's contexts are not shared between threads. */
+	EVP_CIPHER_CTX *enc[CRYPTO_LANES], *dec[CRYPTO_LANES];
 };
+
+static EVP_CIPHER_CTX *crypto_aead_lane(struct crypto_aead *a, unsigned lane,
+					int enc)
+{
+	EVP_CIPHER_CTX **slot = enc ? &a->enc[lane] : &a->dec[lane];
+
+	if (*slot)
+		return *slot;
+	*slot = EVP_CIPHER_CTX_new();
+	if (*slot && EVP_CipherInit_ex(*slot, crypto_chachapoly, NULL, a->key,
+				       NULL, enc) != 1) {
+		EVP_CIPHER_CTX_free(*slot);
+		*slot = NULL;
+	}
+	return *slot;
+}
 
 struct crypto_aead *crypto_aead_new(const uint8_t key[32])
 {
@@ -346,11 +365,8 @@ struct crypto_aead *crypto_aead_new(const uint8_t key[32])
 
 	if (!a)
 		return NULL;
-	a->enc = EVP_CIPHER_CTX_new();
-	a->dec = EVP_CIPHER_CTX_new();
-	if (!a->enc || !a->dec ||
-	    EVP_CipherInit_ex(a->enc, crypto_chachapoly, NULL, key, NULL, 1) != 1 ||
-	    EVP_CipherInit_ex(a->dec, crypto_chachapoly, NULL, key, NULL, 0) != 1) {
+	memcpy(a->key, key, 32);
+	if (!crypto_aead_lane(a, 0, 1) || !crypto_aead_lane(a, 0, 0)) {
 		crypto_aead_free(a);
 		return NULL;
 	}
@@ -361,19 +377,38 @@ void crypto_aead_free(struct crypto_aead *a)
 {
 	if (!a)
 		return;
-	EVP_CIPHER_CTX_free(a->enc);
-	EVP_CIPHER_CTX_free(a->dec);
+	for (unsigned i = 0; i < CRYPTO_LANES; i++) {
+		EVP_CIPHER_CTX_free(a->enc[i]);
+		EVP_CIPHER_CTX_free(a->dec[i]);
+	}
+	crypto_wipe(a->key, sizeof(a->key));
 	free(a);
+}
+
+bool crypto_aead_lane_seal(struct crypto_aead *a, unsigned lane, uint8_t *out,
+			   const uint8_t *in, size_t len, uint64_t counter)
+{
+	EVP_CIPHER_CTX *ctx = lane < CRYPTO_LANES ? crypto_aead_lane(a, lane, 1) : NULL;
+
+	return ctx && crypto_aead_run(ctx, 1, out, in, len, NULL, 0, counter);
+}
+
+bool crypto_aead_lane_open(struct crypto_aead *a, unsigned lane, uint8_t *out,
+			   const uint8_t *in, size_t len, uint64_t counter)
+{
+	EVP_CIPHER_CTX *ctx = lane < CRYPTO_LANES ? crypto_aead_lane(a, lane, 0) : NULL;
+
+	return ctx && crypto_aead_run(ctx, 0, out, in, len, NULL, 0, counter);
 }
 
 bool crypto_aead_ctx_seal(struct crypto_aead *a, uint8_t *out,
 			  const uint8_t *in, size_t len, uint64_t counter)
 {
-	return crypto_aead_run(a->enc, 1, out, in, len, NULL, 0, counter);
+	return crypto_aead_lane_seal(a, 0, out, in, len, counter);
 }
 
 bool crypto_aead_ctx_open(struct crypto_aead *a, uint8_t *out,
 			  const uint8_t *in, size_t len, uint64_t counter)
 {
-	return crypto_aead_run(a->dec, 0, out, in, len, NULL, 0, counter);
+	return crypto_aead_lane_open(a, 0, out, in, len, counter);
 }

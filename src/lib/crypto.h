@@ -74,8 +74,11 @@ bool crypto_xaead_open(uint8_t *out, const uint8_t *in, size_t len,
 
 /*
  * A keyed AEAD context for the data path: the key schedule is done once,
- * each packet only sets the nonce. Not thread-safe; one per direction.
+ * each packet only sets the nonce.  One per direction.  Lanes: threads
+ * that may use one context at once, each with its own lane number below
+ * CRYPTO_LANES (0 is the engine's own thread, what the _ctx_ calls use).
  */
+#define CRYPTO_LANES 8
 struct crypto_aead;
 struct crypto_aead *crypto_aead_new(const uint8_t key[32]);	/* caller frees */
 void crypto_aead_free(struct crypto_aead *a);			/* NULL ok */
@@ -83,6 +86,13 @@ bool crypto_aead_ctx_seal(struct crypto_aead *a, uint8_t *out,
 			  const uint8_t *in, size_t len, uint64_t counter);
 bool crypto_aead_ctx_open(struct crypto_aead *a, uint8_t *out,
 			  const uint8_t *in, size_t len, uint64_t counter);
+/* The same from lane's own context (made on first use; false if it cannot
+ * be).  Different lanes may run at the same time on one struct crypto_aead;
+ * making or freeing it may not. */
+bool crypto_aead_lane_seal(struct crypto_aead *a, unsigned lane, uint8_t *out,
+			   const uint8_t *in, size_t len, uint64_t counter);
+bool crypto_aead_lane_open(struct crypto_aead *a, unsigned lane, uint8_t *out,
+			   const uint8_t *in, size_t len, uint64_t counter);
 
 /* Constant-time equality; true when equal. */
 bool crypto_equal(const void *a, const void *b, size_t len);

@@ -56,6 +56,7 @@ void wg_device_free(struct wg_device *dev)
 	wg_index_free(dev);
 	free(dev->peer_buckets);
 	free(dev->heap);
+	free(dev->jobs);
 	crypto_wipe(dev, sizeof(*dev));
 	free(dev);
 }

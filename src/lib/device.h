@@ -31,6 +31,7 @@
 #define WG_DEFAULT_MTU 1420
 
 struct wg_peer;
+struct wg_crypt_job;
 
 struct wg_ops {
 	/* Sends msg to a peer's endpoint.  msg is only valid during the call. */
@@ -57,7 +58,38 @@ struct wg_ops {
 	 * are replays).  The peer has an endpoint. */
 	void (*send_initiation)(void *ctx, struct wg_peer *peer,
 				const uint8_t *msg, size_t len);
+	/* Optional: runs jobs[0..n) with wg_crypt_job_run, in any order and
+	 * on any threads (each with its own lane), and returns when all are
+	 * done.  Without it a batch runs them one by one. */
+	void (*crypt)(void *ctx, struct wg_crypt_job *jobs, size_t n);
 };
+
+/*
+ * Batches: between wg_device_batch_begin and _end, the transport messages
+ * that wg_device_send and wg_device_receive meet are prepared in order
+ * (peer, keypair, nonce counter), their AEADs collected as jobs, and
+ * finished in the same order once the jobs have run: replay checks,
+ * timers, sending and delivery happen exactly as without a batch, so a
+ * peer's packets keep their order whatever order the jobs ran in.  The
+ * buffers passed in must stay valid until the batch ends.  Anything that
+ * is no transport message first finishes what is pending.
+ */
+#define WG_BATCH_MAX 256
+struct wg_crypt_job {
+	struct crypto_aead *aead;
+	uint8_t *data;			/* sealed or opened in place */
+	size_t len;			/* plaintext, or ciphertext + tag */
+	uint64_t counter;
+	bool seal;
+	bool ok;			/* the result */
+	/* the engine's own */
+	struct wg_peer *peer;
+	struct noise_keypair *kp;
+	uint8_t *msg;
+	size_t msglen, plen;
+	union wg_sockaddr from;
+};
+bool wg_crypt_job_run(struct wg_crypt_job *job, unsigned lane);
 
 /* Drop and event counters (what `weft-wg --stats` prints). */
 struct wg_stats {
@@ -162,6 +194,9 @@ struct wg_device {
 	unsigned load_count;
 	uint64_t rng;
 	bool skip_source_check;		/* see wg_device_skip_source_check */
+	bool batching;
+	struct wg_crypt_job *jobs;	/* WG_BATCH_MAX, made on first batch */
+	size_t n_jobs;
 	struct wg_stats stats;
 };
 
@@ -204,6 +239,11 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len);
  * IPs say: for control traffic between a node and its server. */
 void wg_peer_send_packet(struct wg_peer *peer, uint8_t *buf, size_t len);
 
+/* See "Batches" above.  A batch that cannot get its job array runs
+ * unbatched. */
+void wg_device_batch_begin(struct wg_device *dev);
+void wg_device_batch_end(struct wg_device *dev);
+
 /* Runs the timers due at the device's time; returns the next deadline
  * (monotonic ns) or 0 when none is armed. */
 uint64_t wg_device_tick(struct wg_device *dev);
@@ -237,6 +277,10 @@ bool wg_keypair_usable(const struct wg_device *dev,
 void wg_peer_send_keepalive(struct wg_peer *peer);
 void wg_peer_send_staged(struct wg_peer *peer);
 void wg_peer_drop_staged(struct wg_peer *peer);
+void wg_batch_flush(struct wg_device *dev);
+struct wg_crypt_job *wg_batch_job(struct wg_device *dev);
+void wg_send_finish(struct wg_crypt_job *job);
+void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job);
 void wg_peer_clear_keypairs(struct wg_peer *peer);
 void wg_peer_clear_handshake(struct wg_peer *peer);
 void wg_peer_send_buffer(struct wg_peer *peer, const uint8_t *msg, size_t len);

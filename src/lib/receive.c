@@ -263,33 +263,15 @@ static void receive_lastminute_rekey(struct wg_peer *peer)
 	}
 }
 
-static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
-			 uint8_t *buf, size_t len)
+/* After the AEAD: replay, session confirmation, roaming, timers, and the
+ * inner packet's checks and delivery. */
+static void receive_done(struct wg_device *dev, const union wg_sockaddr *from,
+			 struct wg_peer *peer, struct noise_keypair *kp,
+			 struct msg_data *msg, size_t len, uint64_t counter)
 {
-	struct msg_data *msg = (struct msg_data *)buf;
-	struct wg_index_slot *slot = wg_index_find(dev, msg->receiver);
-	struct noise_keypair *kp;
-	struct wg_peer *peer;
-	uint64_t counter = le64toh(msg->counter);
 	size_t plen = len - sizeof(*msg) - CRYPTO_TAG_LEN;
 	struct ip_info ip;
 
-	if (!slot || slot->kind != WG_INDEX_KEYPAIR) {
-		dev->stats.rx_unknown_index++;
-		return;
-	}
-	kp = slot->kp;
-	peer = slot->peer;
-	if (dev->now - kp->birth >= REJECT_AFTER_TIME ||
-	    counter >= REJECT_AFTER_MESSAGES) {
-		dev->stats.rx_expired_key++;
-		return;
-	}
-	if (!crypto_aead_ctx_open(kp->recv, msg->payload, msg->payload,
-				  len - sizeof(*msg), counter)) {
-		dev->stats.rx_bad_auth++;
-		return;
-	}
 	if (!replay_check(&kp->replay, counter)) {
 		dev->stats.rx_replay++;
 		return;
@@ -317,12 +299,77 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 	dev->ops->deliver(dev->ctx, peer, msg->payload, ip.len);
 }
 
+static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
+			 uint8_t *buf, size_t len)
+{
+	struct msg_data *msg = (struct msg_data *)buf;
+	struct wg_index_slot *slot;
+	struct wg_crypt_job *job;
+	struct noise_keypair *kp;
+	uint64_t counter = le64toh(msg->counter);
+
+	/* A full batch is finished before the lookup: finishing may rotate
+	 * or free keypairs. */
+	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
+		wg_batch_flush(dev);
+	slot = wg_index_find(dev, msg->receiver);
+	if (!slot || slot->kind != WG_INDEX_KEYPAIR) {
+		dev->stats.rx_unknown_index++;
+		return;
+	}
+	kp = slot->kp;
+	if (dev->now - kp->birth >= REJECT_AFTER_TIME ||
+	    counter >= REJECT_AFTER_MESSAGES) {
+		dev->stats.rx_expired_key++;
+		return;
+	}
+	job = wg_batch_job(dev);
+	if (job) {
+		*job = (struct wg_crypt_job){
+			.aead = kp->recv, .data = msg->payload,
+			.len = len - sizeof(*msg), .counter = counter,
+			.peer = slot->peer, .kp = kp, .msg = buf, .msglen = len,
+		};
+		job->from = *from;
+		return;
+	}
+	if (!crypto_aead_ctx_open(kp->recv, msg->payload, msg->payload,
+				  len - sizeof(*msg), counter)) {
+		dev->stats.rx_bad_auth++;
+		return;
+	}
+	receive_done(dev, from, slot->peer, kp, msg, len, counter);
+}
+
+/* A batched message: the keypair may have gone (an earlier message of
+ * the batch completed a rotation, or the host removed its peer while
+ * taking a delivery), so it is looked up again. */
+void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job)
+{
+	struct msg_data *msg = (struct msg_data *)job->msg;
+	struct wg_index_slot *slot = wg_index_find(dev, msg->receiver);
+
+	if (!slot || slot->kind != WG_INDEX_KEYPAIR || slot->kp != job->kp ||
+	    slot->peer != job->peer) {
+		dev->stats.rx_unknown_index++;
+		return;
+	}
+	if (!job->ok) {
+		dev->stats.rx_bad_auth++;
+		return;
+	}
+	receive_done(dev, &job->from, job->peer, job->kp, msg, job->msglen,
+		     job->counter);
+}
+
 void wg_device_receive(struct wg_device *dev, const union wg_sockaddr *from,
 		       uint8_t *buf, size_t len)
 {
 	/* Type and exact length, reserved bytes zero (§5.4). */
 	if (len < 4 || buf[1] || buf[2] || buf[3] || !dev->local.has_key)
 		goto malformed;
+	if (buf[0] != MSG_DATA)
+		wg_batch_flush(dev);	/* a handshake may change the keypairs */
 	switch (buf[0]) {
 	case MSG_INITIATION:
 		if (len != sizeof(struct msg_initiation))

@@ -34,26 +34,24 @@ void wg_peer_send_buffer(struct wg_peer *peer, const uint8_t *msg, size_t len)
 	peer->last_sent = dev->now;
 }
 
-/* Encrypts the packet at buf + WG_HEADROOM in place; returns the message
- * length.  Padding to 16 bytes (§5.4.6) stops at the MTU. */
-static size_t send_encrypt(struct wg_device *dev, struct noise_keypair *kp,
-			   uint8_t *buf, size_t len)
+/* Lays out the data message for the packet at buf + WG_HEADROOM: header,
+ * the next nonce, padding to 16 bytes (§5.4.6, stopping at the MTU).
+ * Returns the padded plaintext length. */
+static size_t send_prepare(struct wg_device *dev, struct noise_keypair *kp,
+			   uint8_t *buf, size_t len, uint64_t *counter)
 {
 	struct msg_data *hdr = (struct msg_data *)buf;
 	size_t padded = (len + MSG_PADDING - 1) & ~(size_t)(MSG_PADDING - 1);
-	uint64_t counter = kp->send_counter++;
 
+	*counter = kp->send_counter++;
 	if (padded > dev->mtu && len <= dev->mtu)
 		padded = dev->mtu;
 	memset(buf + WG_HEADROOM + len, 0, padded - len);
 	hdr->type = MSG_DATA;
 	memset(hdr->reserved, 0, 3);
 	hdr->receiver = kp->remote_index;
-	hdr->counter = htole64(counter);
-	if (!crypto_aead_ctx_seal(kp->send, hdr->payload, hdr->payload, padded,
-				  counter))
-		return 0;
-	return sizeof(*hdr) + padded + CRYPTO_TAG_LEN;
+	hdr->counter = htole64(*counter);
+	return padded;
 }
 
 /* §6.2: the initiator rekeys an old session; anyone rekeys a worn one. */
@@ -67,17 +65,47 @@ static void send_maybe_rekey(struct wg_peer *peer)
 		wg_peer_send_initiation(peer, false);
 }
 
-static void send_data(struct wg_peer *peer, uint8_t *buf, size_t len)
+static void send_done(struct wg_peer *peer, uint8_t *buf, size_t msglen,
+		      size_t len)
 {
-	size_t n = send_encrypt(peer->dev, peer->kp_cur, buf, len);
-
-	if (!n)
-		return;
-	wg_peer_send_buffer(peer, buf, n);
+	wg_peer_send_buffer(peer, buf, msglen);
 	if (len)
 		wg_timers_data_sent(peer);
 	wg_timers_any_authenticated_packet_sent(peer);
 	wg_timers_any_authenticated_packet_traversal(peer);
+}
+
+/* Encrypts in place and sends; in a batch (and when the buffer outlives
+ * the call) only prepares, and the batch finishes it. */
+static void send_data(struct wg_peer *peer, uint8_t *buf, size_t len,
+		      bool may_batch)
+{
+	struct wg_device *dev = peer->dev;
+	struct msg_data *hdr = (struct msg_data *)buf;
+	struct wg_crypt_job *job = may_batch ? wg_batch_job(dev) : NULL;
+	uint64_t counter;
+	size_t padded = send_prepare(dev, peer->kp_cur, buf, len, &counter);
+
+	if (job) {
+		*job = (struct wg_crypt_job){
+			.aead = peer->kp_cur->send, .data = hdr->payload,
+			.len = padded, .counter = counter, .seal = true,
+			.peer = peer, .kp = peer->kp_cur, .msg = buf,
+			.msglen = sizeof(*hdr) + padded + CRYPTO_TAG_LEN,
+			.plen = len,
+		};
+		return;
+	}
+	if (!crypto_aead_ctx_seal(peer->kp_cur->send, hdr->payload,
+				  hdr->payload, padded, counter))
+		return;
+	send_done(peer, buf, sizeof(*hdr) + padded + CRYPTO_TAG_LEN, len);
+}
+
+void wg_send_finish(struct wg_crypt_job *job)
+{
+	if (job->ok)
+		send_done(job->peer, job->msg, job->msglen, job->plen);
 }
 
 /* Queues a copy of the packet; the oldest is dropped when full. */
@@ -129,7 +157,7 @@ void wg_peer_send_staged(struct wg_peer *peer)
 	}
 	while (peer->staged_count) {
 		struct wg_staged *s = &peer->staged[peer->staged_head];
-		send_data(peer, s->buf, s->len);
+		send_data(peer, s->buf, s->len, false);
 		free(s->buf);
 		s->buf = NULL;
 		peer->staged_head = (peer->staged_head + 1) % WG_MAX_STAGED;
@@ -148,12 +176,30 @@ void wg_peer_send_keepalive(struct wg_peer *peer)
 	if (peer->staged_count) {
 		wg_peer_send_staged(peer);
 	} else if (wg_keypair_usable(peer->dev, peer->kp_cur)) {
-		send_data(peer, buf, 0);
+		send_data(peer, buf, 0, false);
 		send_maybe_rekey(peer);
 	} else {
 		send_stage(peer, buf, 0);
 		wg_peer_send_initiation(peer, false);
 	}
+}
+
+/* may_batch: the buffer is the packet path's own and outlives a batch
+ * (a host's buffer, say a control message, is sent at once). */
+static void send_packet(struct wg_peer *peer, uint8_t *buf, size_t len,
+			bool may_batch)
+{
+	if (!peer->has_endpoint) {
+		peer->dev->stats.tx_no_endpoint++;
+		return;
+	}
+	if (!peer->staged_count && wg_keypair_usable(peer->dev, peer->kp_cur)) {
+		send_data(peer, buf, len, may_batch);
+		send_maybe_rekey(peer);
+		return;
+	}
+	send_stage(peer, buf + WG_HEADROOM, len);
+	wg_peer_send_staged(peer);
 }
 
 void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
@@ -172,22 +218,12 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 			dev->ops->no_route(dev->ctx, buf, len);
 		return;
 	}
-	wg_peer_send_packet(container_of(owner, struct wg_peer, aips), buf, len);
+	send_packet(container_of(owner, struct wg_peer, aips), buf, len, true);
 }
 
 void wg_peer_send_packet(struct wg_peer *peer, uint8_t *buf, size_t len)
 {
-	if (!peer->has_endpoint) {
-		peer->dev->stats.tx_no_endpoint++;
-		return;
-	}
-	if (!peer->staged_count && wg_keypair_usable(peer->dev, peer->kp_cur)) {
-		send_data(peer, buf, len);
-		send_maybe_rekey(peer);
-		return;
-	}
-	send_stage(peer, buf + WG_HEADROOM, len);
-	wg_peer_send_staged(peer);
+	send_packet(peer, buf, len, false);
 }
 
 void wg_peer_send_initiation(struct wg_peer *peer, bool is_retry)

@@ -1063,7 +1063,7 @@ static uint64_t agent_second_initiations(struct agent *a, uint64_t now)
 const struct wg_ops agent_ops = {
 	.send = agent_send, .deliver = agent_deliver, .no_route = agent_no_route,
 	.send_initiation = agent_send_initiation,
-	.unknown_peer = agent_unknown_peer,
+	.unknown_peer = agent_unknown_peer, .crypt = dp_crypt,
 };
 
 /* --- timers --- */

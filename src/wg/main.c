@@ -33,7 +33,9 @@ static void wgd_event(struct dp *d, uint64_t tag)
 }
 
 static const struct dp_host wgd_host = { .event = wgd_event };
-static const struct wg_ops wgd_ops = { .send = dp_send, .deliver = dp_deliver };
+static const struct wg_ops wgd_ops = {
+	.send = dp_send, .deliver = dp_deliver, .crypt = dp_crypt,
+};
 
 /* Everything that can fail for a reason the user must hear about. */
 static int wgd_setup(struct wgd *w, char *why, size_t whylen)

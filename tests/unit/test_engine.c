@@ -2229,6 +2229,148 @@ static void test_many_peers(void)
 	wg_device_free(dev);
 }
 
+/* Batches: the AEADs run through the host's crypt hook in any order and on
+ * several lanes; the engine still sends and delivers in order, checks
+ * replays and tags per message, finishes before a handshake message, and
+ * survives its host removing a peer while taking a delivery. */
+static size_t crypt_calls, crypt_jobs;
+static void reverse_crypt(void *ctx, struct wg_crypt_job *jobs, size_t n)
+{
+	crypt_calls++;
+	crypt_jobs += n;
+	for (size_t i = n; i-- > 0;)
+		wg_crypt_job_run(&jobs[i], (unsigned)(i % CRYPTO_LANES));
+}
+static const struct wg_ops batch_ops = {
+	.send = sim_send, .deliver = sim_deliver, .crypt = reverse_crypt,
+};
+static struct wg_peer *remove_on_deliver;
+static void removing_deliver(void *ctx, struct wg_peer *peer,
+			     const uint8_t *pkt, size_t len)
+{
+	sim_deliver(ctx, peer, pkt, len);
+	if (peer == remove_on_deliver) {
+		remove_on_deliver = NULL;
+		wg_peer_remove(peer);
+	}
+}
+static const struct wg_ops removing_ops = {
+	.send = sim_send, .deliver = removing_deliver, .crypt = reverse_crypt,
+};
+
+static void test_batch(void)
+{
+	enum { N = 300 };
+	static struct node a, b;
+	static _Alignas(8) uint8_t bufs[N + 2][256];	/* rows stay 8-byte aligned */
+	static struct net_msg msgs[N + 2];
+	size_t delivered, ok = 0;
+	uint64_t last = 0;
+	bool ordered = true;
+	uint8_t pkt[200];
+
+	sim_pair(&a, &b);
+	CHECK(sim_establish(&a, &b, 1), "session established");
+	a.dev->ops = &batch_ops;
+	b.dev->ops = &batch_ops;
+	net.hold = true;
+
+	/* Sending: N packets in one batch (more than WG_BATCH_MAX). */
+	crypt_calls = crypt_jobs = 0;
+	node_clock(&a);
+	wg_device_batch_begin(a.dev);
+	for (int i = 0; i < N; i++) {
+		make_ip4(bufs[i] + WG_HEADROOM, a.in4, b.in4, 84, (uint8_t)i);
+		wg_device_send(a.dev, bufs[i], 84);
+	}
+	CHECK(net_find(&a, MSG_DATA) >= 0, "a full batch is finished at once");
+	wg_device_batch_end(a.dev);
+	CHECK(crypt_calls == 2 && crypt_jobs == N,
+	      "sent through the crypt hook: %zu calls, %zu jobs", crypt_calls, crypt_jobs);
+	for (int i = 0; i < N; i++) {
+		uint64_t ctr;
+		if (!net_take_one(&a, MSG_DATA, &msgs[i])) {
+			ordered = false;
+			break;
+		}
+		memcpy(&ctr, msgs[i].data + 8, 8);
+		ctr = le64toh(ctr);
+		if (i && ctr != last + 1)
+			ordered = false;
+		last = ctr;
+	}
+	CHECK(ordered, "data messages leave in counter order");
+
+	/* Receiving: the N messages, one replayed and one tampered, in one
+	 * batch; delivered in order, each once. */
+	msgs[N] = msgs[5];
+	msgs[N].data = malloc(msgs[5].len);
+	memcpy(msgs[N].data, msgs[5].data, msgs[5].len);
+	msgs[7].data[40] ^= 1;
+	delivered = b.n_delivered;
+	{
+		uint64_t replay = b.dev->stats.rx_replay;
+		uint64_t bad = b.dev->stats.rx_bad_auth;
+		node_clock(&b);
+		wg_device_batch_begin(b.dev);
+		for (int i = 0; i <= N; i++)
+			wg_device_receive(b.dev, &msgs[i].src, msgs[i].data, msgs[i].len);
+		wg_device_batch_end(b.dev);
+		CHECK(b.dev->stats.rx_replay == replay + 1, "replay in a batch: rx_replay");
+		CHECK(b.dev->stats.rx_bad_auth == bad + 1, "tampered in a batch: rx_bad_auth");
+	}
+	CHECK(b.n_delivered == delivered + N - 1, "delivered %zu of %d",
+	      b.n_delivered - delivered, N - 1);
+	for (size_t i = delivered, seed = 0; i < b.n_delivered; i++, seed++) {
+		if (seed == 7)
+			seed++;
+		make_ip4(pkt, a.in4, b.in4, 84, (uint8_t)seed);
+		ok += b.delivered[i].len == 84 && !memcmp(b.delivered[i].data, pkt, 84);
+	}
+	CHECK(ok == N - 1, "delivered in order: %zu of %d", ok, N - 1);
+
+	/* A handshake message finishes what is pending first. */
+	node_ping(&a, &b, 9);
+	net_take_one(&a, MSG_DATA, &msgs[N + 1]);
+	delivered = b.n_delivered;
+	wg_device_batch_begin(b.dev);
+	wg_device_receive(b.dev, &msgs[N + 1].src, msgs[N + 1].data, msgs[N + 1].len);
+	CHECK(b.n_delivered == delivered, "pending in the batch");
+	{
+		uint8_t junk[sizeof(struct msg_cookie_reply)] = { MSG_COOKIE_REPLY };
+		wg_device_receive(b.dev, &a.addr, junk, sizeof(junk));
+	}
+	CHECK(b.n_delivered == delivered + 1 && node_got_ping(&b, &a, 9),
+	      "delivered before the handshake message is handled");
+	wg_device_batch_end(b.dev);
+
+	/* The host removes the peer on its first delivery: the rest of the
+	 * batch is dropped as unknown, nothing touches the freed peer. */
+	{
+		struct net_msg rm[3];
+		uint64_t unknown = b.dev->stats.rx_unknown_index;
+
+		for (int i = 0; i < 3; i++)
+			node_ping(&a, &b, (uint8_t)(20 + i));
+		for (int i = 0; i < 3; i++)
+			net_take_one(&a, MSG_DATA, &rm[i]);
+		b.dev->ops = &removing_ops;
+		remove_on_deliver = peer_of(&b, &a);
+		wg_device_batch_begin(b.dev);
+		for (int i = 0; i < 3; i++)
+			wg_device_receive(b.dev, &rm[i].src, rm[i].data, rm[i].len);
+		wg_device_batch_end(b.dev);
+		CHECK(!remove_on_deliver && b.dev->stats.rx_unknown_index == unknown + 2,
+		      "peer removed mid-batch: the rest dropped as unknown");
+		for (int i = 0; i < 3; i++)
+			net_free_msg(&rm[i]);
+	}
+	for (int i = 0; i < N + 2; i++)
+		net_free_msg(&msgs[i]);
+	net.hold = false;
+	sim_end();
+}
+
 int main(void)
 {
 	if (!crypto_init()) {
@@ -2247,6 +2389,7 @@ int main(void)
 	test_zero_keys();
 	test_persistent_keepalive();
 	test_replay_and_tamper();
+	test_batch();
 	test_handshake_replay();
 	test_unknown_peer_and_bad_keys();
 	test_server_hook();

@@ -1,0 +1,69 @@
+/*
+ * batch — see "Batches" in device.h.  The transport paths put their
+ * AEADs here instead of running them; a flush runs every job (through
+ * the host's crypt hook, which may spread them over threads) and then
+ * finishes them in the order they came.
+ */
+#include <stdlib.h>
+
+#include "crypto.h"
+#include "device.h"
+
+bool wg_crypt_job_run(struct wg_crypt_job *job, unsigned lane)
+{
+	job->ok = job->seal
+		? crypto_aead_lane_seal(job->aead, lane, job->data, job->data,
+					job->len, job->counter)
+		: crypto_aead_lane_open(job->aead, lane, job->data, job->data,
+					job->len, job->counter);
+	return job->ok;
+}
+
+void wg_device_batch_begin(struct wg_device *dev)
+{
+	if (!dev->jobs)
+		dev->jobs = calloc(WG_BATCH_MAX, sizeof(*dev->jobs));
+	dev->batching = dev->jobs != NULL;
+}
+
+void wg_device_batch_end(struct wg_device *dev)
+{
+	wg_batch_flush(dev);
+	dev->batching = false;
+}
+
+/* A free job slot, after a flush if the array is full; NULL when not
+ * batching (the caller then does the work itself). */
+struct wg_crypt_job *wg_batch_job(struct wg_device *dev)
+{
+	if (!dev->batching)
+		return NULL;
+	if (dev->n_jobs == WG_BATCH_MAX)
+		wg_batch_flush(dev);
+	return &dev->jobs[dev->n_jobs++];
+}
+
+void wg_batch_flush(struct wg_device *dev)
+{
+	size_t n = dev->n_jobs;
+
+	if (!n)
+		return;
+	if (dev->ops->crypt && n > 1)
+		dev->ops->crypt(dev->ctx, dev->jobs, n);
+	else
+		for (size_t i = 0; i < n; i++)
+			wg_crypt_job_run(&dev->jobs[i], 0);
+	/* What the finishing does (a delivery, whose host answers at once)
+	 * is not batched: the array is being walked. */
+	dev->batching = false;
+	dev->n_jobs = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct wg_crypt_job *job = &dev->jobs[i];
+		if (job->seal)
+			wg_send_finish(job);
+		else
+			wg_receive_finish(dev, job);
+	}
+	dev->batching = true;
+}
