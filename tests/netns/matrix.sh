@@ -3,7 +3,9 @@
 # implementations (A initiates, B responds) and prints one TAP line per
 # (test, pair), then "N passed, N failed".
 #
-#   NETNS_PAIRS    pairs to run, default "weft:weft weft:wgo wgo:weft"
+#   NETNS_PAIRS    pairs to run, default "weft:weft weft:wgo wgo:weft
+#                  weft:weftplain" (weftplain: weft-wg without offloads
+#                  or helper threads, tests/netns/weft-wg-plain)
 #                  (weft = $WEFT_WG, wgo = $WGO)
 #   WEFT_WG        weft-wg binary, default <repo>/weft-wg
 #   WGO            wireguard-go command, default wireguard-go
@@ -21,7 +23,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 : "${WEFT_WG:=$ROOT/weft-wg}"
 : "${WGO:=wireguard-go}"
-: "${NETNS_PAIRS:=weft:weft weft:wgo wgo:weft}"
+: "${NETNS_PAIRS:=weft:weft weft:wgo wgo:weft weft:weftplain}"
 : "${NETNS_TIMEOUT:=180}"
 : "${NETNS_BUDGET:=1500}"
 export WEFT_WG
@@ -47,6 +49,7 @@ impl_of() {
 	case $1 in
 	weft) echo "$WEFT_WG" ;;
 	wgo) echo "$WGO" ;;
+	weftplain) echo "$HERE/weft-wg-plain" ;;
 	*) echo "$1" ;;
 	esac
 }
