@@ -102,7 +102,7 @@ fuzz:
 	  build-fuzz/$$n -max_total_time=$(FUZZ_TIME) -print_final_stats=0 build-fuzz/corpus-$$n fuzz/seeds/$$n 2>&1 | tail -n 2; done
 
 bench: all
-	bench/run.sh
+	r=0; bench/run.sh || r=1; bench/peers.sh || r=1; exit $$r
 
 # The control plane's figures: LOOKUP rate with 1 000 and 100 000 nodes,
 # and first packet to a fresh peer over 100 peers (root, namespaces).

@@ -6,7 +6,7 @@ set -u
 PACKAGES=(
 	build-essential libssl-dev libsqlite3-dev libjson-c-dev clang	# build, sanitizers, fuzzing
 	wireguard-tools wireguard-go		# wg, wg-quick; the reference implementation
-	iperf3 iproute2 iputils-ping procps	# netns tests and bench (ip, ss, ping, sysctl)
+	iperf3 iproute2 iputils-ping procps jq	# netns tests and bench (ip, ss, ping, sysctl; jq reads iperf3 -J)
 	nftables stun-client			# NAT test bed; a real STUN client against weft-server
 )
 

@@ -948,6 +948,8 @@ static void agent_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 	}
 	if (a->state == AGENT_DOWN)
 		return;
+	if (peer->user && peer->has_endpoint)
+		path_heard(a, peer->user, &peer->endpoint);
 	if (len >= 28 && agent_ping_reply(a, peer, pkt, len))
 		return;
 	dp_deliver(&a->dp, peer, pkt, len);

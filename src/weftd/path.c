@@ -46,6 +46,20 @@ static bool path_alive(const struct apath *t, uint64_t now)
 	return t->last_pong && now - t->last_pong < PATH_TRUST;
 }
 
+/* Authenticated traffic from the peer came in over its chosen path: as
+ * good as a PONG for keeping the path (under load probes may be lost in
+ * full socket buffers while data still flows). */
+void path_heard(struct agent *a, struct apeer *p, const union wg_sockaddr *from)
+{
+	struct apath *t;
+
+	if (p->best < 0)
+		return;
+	t = &p->paths[p->best];
+	if (t->last_pong && wg_sockaddr_equal(&t->addr, from))
+		t->last_pong = path_now(a);
+}
+
 const struct apath *path_best(const struct agent *a, const struct apeer *p)
 {
 	if (p->best < 0 || !path_alive(&p->paths[p->best], path_now(a)))

@@ -265,6 +265,8 @@ void path_datagram(struct dp *d, const union wg_sockaddr *from,
 		   const uint8_t *buf, size_t len);
 /* Due probes of every peer; returns the next time one is due (0: none). */
 uint64_t path_tick(struct agent *a, uint64_t now);
+/* Data from p arrived from `from`: keeps its chosen path alive. */
+void path_heard(struct agent *a, struct apeer *p, const union wg_sockaddr *from);
 /* The proven path (NULL if none) for status and ping. */
 const struct apath *path_best(const struct agent *a, const struct apeer *p);
 
