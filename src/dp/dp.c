@@ -257,6 +257,9 @@ void dp_send(void *ctx, const union wg_sockaddr *to,
 
 	if (fd < 0)
 		return;
+	/* an initiation or a response: its answer comes within a round trip */
+	if (len && (msg[0] == 1 || msg[0] == 2))
+		dp_expect_answer(d);
 	if (dp_batch.count &&
 	    (dp_batch.fd != fd || dp_batch.closed || len > dp_batch.seg ||
 	     dp_batch.count == GSO_MAX_SEGS ||
@@ -518,6 +521,20 @@ static void dp_dispatch(struct dp *d, uint64_t tag)
 	}
 }
 
+static void dp_poll_for(struct dp *d, uint64_t ns)
+{
+	uint64_t until = clock_mono_ns() + ns;
+
+	if (until > d->poll_until)
+		d->poll_until = until;
+}
+
+void dp_expect_answer(struct dp *d)
+{
+	if (d->answer_poll_ns)
+		dp_poll_for(d, d->answer_poll_ns);
+}
+
 void dp_loop(struct dp *d)
 {
 	struct epoll_event evs[16];
@@ -528,18 +545,19 @@ void dp_loop(struct dp *d)
 		/* the next handshake's ephemeral key, made while idle */
 		if (d->dev->local.has_key && !d->dev->local.has_spare)
 			noise_local_refill(&d->dev->local);
-		/* After traffic, poll for a short while before sleeping: the
-		 * answer to what we just sent is usually that close, and a
-		 * sleeping vCPU takes far longer to wake. */
+		/* After traffic (if asked) or a message whose answer is
+		 * near, poll for a short while instead of sleeping: a
+		 * halted vCPU takes far longer to wake.  Each empty poll
+		 * yields to whatever else could run. */
 		int timeout = -1;
-		if (d->poll_ns && clock_mono_ns() - d->active_at < d->poll_ns)
+		if (d->poll_until && clock_mono_ns() < d->poll_until)
 			timeout = 0;
 		int n = epoll_wait(d->epoll_fd, evs, 16, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && d->poll_ns)
-			d->active_at = clock_mono_ns();
-		else if (n == 0 && d->poll_yield)
+			dp_poll_for(d, d->poll_ns);
+		else if (n == 0 && timeout == 0)
 			sched_yield();
 		for (int i = 0; i < n && d->running; i++) {
 			dp_dispatch(d, evs[i].data.u64);
@@ -611,6 +629,26 @@ bad:
 	return -1;
 }
 
+/* A duration in µs from the environment (0-100000), in ns. */
+static int dp_microseconds(const char *name, unsigned long def, uint64_t *ns,
+			   char *why, size_t whylen)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long us = def;
+
+	if (v) {
+		us = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || us > 100000) {
+			snprintf(why, whylen, "%s=%s: expected microseconds "
+				 "from 0 to 100000", name, v);
+			return -1;
+		}
+	}
+	*ns = (uint64_t)us * 1000;
+	return 0;
+}
+
 /* WEFT_WG_THREADS: a count from 1 to CRYPTO_LANES, or "auto" (unset):
  * one per CPU. */
 static int dp_threads(const char *spec, unsigned *out, char *why, size_t whylen)
@@ -649,9 +687,10 @@ int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen)
 	d->offload = false;
 	if (dp_offloads(d, getenv("WEFT_WG_OFFLOAD"), why, whylen) < 0)
 		return -1;
-	if (getenv("WEFT_WG_POLL_US"))
-		d->poll_ns = strtoull(getenv("WEFT_WG_POLL_US"), NULL, 10) * 1000;
-	d->poll_yield = getenv("WEFT_WG_POLL_YIELD") != NULL;
+	if (dp_microseconds("WEFT_WG_POLL_US", 0, &d->poll_ns, why, whylen) < 0 ||
+	    dp_microseconds("WEFT_WG_ANSWER_POLL_US", 300, &d->answer_poll_ns,
+			    why, whylen) < 0)
+		return -1;
 	if (dp_threads(getenv("WEFT_WG_THREADS"), &threads, why, whylen) < 0)
 		return -1;
 	gro_init(&d->gro, dp_tun_write, d);

@@ -64,8 +64,8 @@ struct dp {
 	bool udp_gso;			/* UDP_SEGMENT works; cleared on failure */
 	bool udp_gro;			/* UDP_GRO asked of the sockets */
 	uint64_t poll_ns;		/* busy-poll this long after traffic */
-	uint64_t active_at;
-	bool poll_yield;
+	uint64_t answer_poll_ns;	/* ... after a message that asks */
+	uint64_t poll_until;		/* monotonic ns */
 	bool running;
 	struct gro gro;
 	struct workers workers;		/* crypto helpers (WEFT_WG_THREADS) */
@@ -80,7 +80,10 @@ struct dp {
  * = TUN segmentation/coalescing, "gso" = UDP_SEGMENT sends, "gro" =
  * UDP_GRO receives); WEFT_WG_THREADS, the threads that encrypt and
  * decrypt (default: one per CPU, at most CRYPTO_LANES; 1 = the loop's
- * own only); WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
+ * own only); WEFT_WG_POLL_US, how long the loop busy-polls (yielding
+ * the CPU to anything else runnable) after any traffic (default 0) and
+ * WEFT_WG_ANSWER_POLL_US after a message that expects an answer (default
+ * 300); WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
  * 0, or -1 with a message in why. */
 int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen);
 /* Creates the TUN interface d->ifname (MTU WG_DEFAULT_MTU unless set) and
@@ -108,6 +111,11 @@ void dp_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 void dp_crypt(void *ctx, struct wg_crypt_job *jobs, size_t n);
 /* Writes one plain IP packet into the TUN device (an ICMP error, say). */
 void dp_tun_write_packet(struct dp *d, const uint8_t *pkt, size_t len);
+/* We just sent something whose answer is near (a handshake message, a
+ * request to the server): the loop polls for a short while instead of
+ * sleeping, so that the answer need not wake a halted CPU.  dp_send
+ * calls it for handshake messages. */
+void dp_expect_answer(struct dp *d);
 /* Sends what dp_send gathered (the loop does it after every event). */
 void dp_flush(struct dp *d);
 

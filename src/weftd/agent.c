@@ -260,6 +260,7 @@ static struct agent_req *agent_request(struct agent *a, struct ctl_msg *m,
 	r->deadline = agent_now(a) + AGENT_REQ_LIFETIME;
 	r->waiter = waiter;
 	agent_ctl_send(a, r->wire, r->len);
+	dp_expect_answer(&a->dp);
 	agent_soon(a);
 	return r;
 }
