@@ -650,14 +650,16 @@ static int dp_microseconds(const char *name, unsigned long def, uint64_t *ns,
 }
 
 /* WEFT_WG_THREADS: a count from 1 to CRYPTO_LANES, or "auto" (unset):
- * one per CPU. */
+ * one per CPU we may run on. */
 static int dp_threads(const char *spec, unsigned *out, char *why, size_t whylen)
 {
 	char *end;
 	unsigned long n;
 
 	if (!spec || !strcmp(spec, "auto")) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+		long cpus = sched_getaffinity(0, sizeof(set), &set) == 0
+			? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
 		*out = cpus < 1 ? 1 : cpus > CRYPTO_LANES ? CRYPTO_LANES : (unsigned)cpus;
 		return 0;
 	}

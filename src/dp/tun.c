@@ -12,6 +12,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* UDP segmentation offload flags (Linux 6.2); older headers lack them. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
 static int tun_ifreq(const char *name, unsigned long req, struct ifreq *ifr)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -43,9 +49,12 @@ int tun_open(const char *name, int *ifindex, bool want_offload, bool *offload)
 		return r;
 	}
 	/* Checksum and TCP segmentation offload: the kernel may then hand us
-	 * 64 KiB TCP super-packets and skip checksums we will compute. */
+	 * 64 KiB TCP super-packets and skip checksums we will compute; UDP
+	 * segmentation too where the kernel has it (6.2), else without. */
 	*offload = want_offload &&
-		   ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
+		   (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
+			  TUN_F_USO4 | TUN_F_USO6) == 0 ||
+		    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0);
 	memset(&ifr, 0, sizeof(ifr));
 	r = tun_ifreq(name, SIOCGIFINDEX, &ifr);
 	if (r < 0) {

@@ -10,12 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct worker_arg {
-	struct workers *w;
-	unsigned lane;
-};
-
-static struct worker_arg worker_args[WORKERS_MAX];
+/* Below this many jobs a batch runs on the caller: waking a helper costs
+ * more than it saves. */
+#define WORKERS_MIN_BATCH 8
 
 static void futex_wait(_Atomic uint32_t *word, uint32_t val)
 {
@@ -73,8 +70,8 @@ int workers_start(struct workers *w, unsigned n)
 	/* No batch is open: a claim against this word finds 0 jobs. */
 	atomic_store(&w->claim, 0);
 	for (unsigned i = 0; i < n; i++) {
-		worker_args[i] = (struct worker_arg){ w, i + 1 };
-		int r = pthread_create(&w->tid[i], NULL, worker_main, &worker_args[i]);
+		w->args[i] = (struct worker_arg){ w, i + 1 };
+		int r = pthread_create(&w->tid[i], NULL, worker_main, &w->args[i]);
 		if (r) {
 			workers_stop(w);
 			return -r;
@@ -98,7 +95,7 @@ void workers_run(struct workers *w, struct wg_crypt_job *jobs, size_t n)
 {
 	uint16_t batch;
 
-	if (!w->n || n < 2) {
+	if (!w->n || n < WORKERS_MIN_BATCH) {
 		for (size_t i = 0; i < n; i++)
 			wg_crypt_job_run(&jobs[i], 0);
 		return;

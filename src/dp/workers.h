@@ -18,9 +18,16 @@
 
 #define WORKERS_MAX (CRYPTO_LANES - 1)
 
+struct workers;
+struct worker_arg {
+	struct workers *w;
+	unsigned lane;
+};
+
 struct workers {
 	unsigned n;			/* threads besides the loop's */
 	pthread_t tid[WORKERS_MAX];
+	struct worker_arg args[WORKERS_MAX];
 	struct wg_crypt_job *jobs;
 	/* Claims: batch number (16 bits), job count (16), next job (32);
 	 * one word, so that a claim names its batch. */
@@ -34,7 +41,8 @@ struct workers {
 /* Starts n helper threads (n may be 0).  0 or -errno. */
 int workers_start(struct workers *w, unsigned n);
 void workers_stop(struct workers *w);
-/* Runs jobs[0..n) on the caller and the helpers; returns when done. */
+/* Runs jobs[0..n) on the caller and the helpers (a batch too small to
+ * be worth waking them for on the caller alone); returns when done. */
 void workers_run(struct workers *w, struct wg_crypt_job *jobs, size_t n);
 
 #endif

@@ -19,8 +19,15 @@ bool wg_crypt_job_run(struct wg_crypt_job *job, unsigned lane)
 	return job->ok;
 }
 
+_Static_assert(WG_BATCH_MAX <= 0xffff, "a batch's size fits 16 bits");
+
+/* While a batch is being finished, nothing batches (a hook answering a
+ * delivery sends at once) and begin/end/flush do nothing: the array is
+ * being walked. */
 void wg_device_batch_begin(struct wg_device *dev)
 {
+	if (dev->flushing)
+		return;
 	if (!dev->jobs)
 		dev->jobs = calloc(WG_BATCH_MAX, sizeof(*dev->jobs));
 	dev->batching = dev->jobs != NULL;
@@ -28,42 +35,44 @@ void wg_device_batch_begin(struct wg_device *dev)
 
 void wg_device_batch_end(struct wg_device *dev)
 {
+	if (dev->flushing)
+		return;
 	wg_batch_flush(dev);
 	dev->batching = false;
 }
 
-/* A free job slot, after a flush if the array is full; NULL when not
- * batching (the caller then does the work itself). */
+/* A free job slot; NULL when not batching or full (the caller then does
+ * the work itself).  Callers finish a full batch first, before they look
+ * anything up: finishing may remove peers and keypairs. */
 struct wg_crypt_job *wg_batch_job(struct wg_device *dev)
 {
-	if (!dev->batching)
+	if (!dev->batching || dev->n_jobs == WG_BATCH_MAX)
 		return NULL;
-	if (dev->n_jobs == WG_BATCH_MAX)
-		wg_batch_flush(dev);
 	return &dev->jobs[dev->n_jobs++];
 }
 
 void wg_batch_flush(struct wg_device *dev)
 {
 	size_t n = dev->n_jobs;
+	bool was = dev->batching;
 
-	if (!n)
+	if (!n || dev->flushing)
 		return;
 	if (dev->ops->crypt && n > 1)
 		dev->ops->crypt(dev->ctx, dev->jobs, n);
 	else
 		for (size_t i = 0; i < n; i++)
 			wg_crypt_job_run(&dev->jobs[i], 0);
-	/* What the finishing does (a delivery, whose host answers at once)
-	 * is not batched: the array is being walked. */
+	dev->flushing = true;
 	dev->batching = false;
 	dev->n_jobs = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct wg_crypt_job *job = &dev->jobs[i];
 		if (job->seal)
-			wg_send_finish(job);
+			wg_send_finish(dev, job);
 		else
 			wg_receive_finish(dev, job);
 	}
-	dev->batching = true;
+	dev->flushing = false;
+	dev->batching = was;
 }

@@ -82,6 +82,7 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 {
 	struct noise_local l = { 0 };
 
+	wg_batch_flush(dev);	/* no job may outlive what this frees */
 	if (key && !crypto_is_zero(key, 32) && !noise_local_set(&l, key))
 		return -EINVAL;
 	if (l.has_key && dev->local.has_key &&
@@ -185,8 +186,10 @@ int wg_peer_new(struct wg_device *dev, const uint8_t pub[32],
 void wg_peer_remove(struct wg_peer *p)
 {
 	struct wg_device *dev = p->dev;
-	struct wg_peer **pp = &dev->peer_buckets[device_key_hash(dev, p->public_key)];
+	struct wg_peer **pp;
 
+	wg_batch_flush(dev);	/* no job may outlive what this frees */
+	pp = &dev->peer_buckets[device_key_hash(dev, p->public_key)];
 	while (*pp != p)
 		pp = &(*pp)->hash_next;
 	*pp = p->hash_next;
@@ -259,6 +262,7 @@ void wg_peer_clear_keypairs(struct wg_peer *peer)
 		&peer->kp_prev, &peer->kp_cur, &peer->kp_next
 	};
 
+	wg_batch_flush(peer->dev);	/* no job may outlive what this frees */
 	for (size_t i = 0; i < 3; i++) {
 		if (!*slots[i])
 			continue;

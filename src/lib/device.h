@@ -72,7 +72,9 @@ struct wg_ops {
  * timers, sending and delivery happen exactly as without a batch, so a
  * peer's packets keep their order whatever order the jobs ran in.  The
  * buffers passed in must stay valid until the batch ends.  Anything that
- * is no transport message first finishes what is pending.
+ * is no transport message, wg_peer_send_packet, and whatever removes
+ * peers or keys first finish what is pending; a job whose peer or keypair
+ * went while it waited is dropped when finished.
  */
 #define WG_BATCH_MAX 256
 struct wg_crypt_job {
@@ -87,6 +89,7 @@ struct wg_crypt_job {
 	struct noise_keypair *kp;
 	uint8_t *msg;
 	size_t msglen, plen;
+	uint32_t index;			/* the keypair's, to find it again */
 	union wg_sockaddr from;
 };
 bool wg_crypt_job_run(struct wg_crypt_job *job, unsigned lane);
@@ -194,7 +197,7 @@ struct wg_device {
 	unsigned load_count;
 	uint64_t rng;
 	bool skip_source_check;		/* see wg_device_skip_source_check */
-	bool batching;
+	bool batching, flushing;
 	struct wg_crypt_job *jobs;	/* WG_BATCH_MAX, made on first batch */
 	size_t n_jobs;
 	struct wg_stats stats;
@@ -279,7 +282,7 @@ void wg_peer_send_staged(struct wg_peer *peer);
 void wg_peer_drop_staged(struct wg_peer *peer);
 void wg_batch_flush(struct wg_device *dev);
 struct wg_crypt_job *wg_batch_job(struct wg_device *dev);
-void wg_send_finish(struct wg_crypt_job *job);
+void wg_send_finish(struct wg_device *dev, struct wg_crypt_job *job);
 void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job);
 void wg_peer_clear_keypairs(struct wg_peer *peer);
 void wg_peer_clear_handshake(struct wg_peer *peer);

@@ -116,6 +116,26 @@ static size_t offload_tcp_headers(const uint8_t *pkt, size_t len, int *family,
 	return *iphl + thl;
 }
 
+/* IP header length of pkt if it is UDP over IPv4/IPv6 without IPv6
+ * extension headers, with room for the UDP header; 0 otherwise. */
+static size_t offload_udp_headers(const uint8_t *pkt, size_t len, int *family)
+{
+	size_t iphl;
+
+	if (len >= 20 && pkt[0] >> 4 == 4 && pkt[9] == 17) {
+		*family = AF_INET;
+		iphl = (size_t)(pkt[0] & 15) * 4;
+		if (iphl < 20)
+			return 0;
+	} else if (len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == 17) {
+		*family = AF_INET6;
+		iphl = 40;
+	} else {
+		return 0;
+	}
+	return iphl + 8 <= len ? iphl : 0;
+}
+
 static const uint8_t *offload_src(int family, const uint8_t *pkt)
 {
 	return family == AF_INET ? pkt + 12 : pkt + 8;
@@ -153,6 +173,56 @@ static bool offload_finish_csum(const struct virtio_net_hdr *h, uint8_t *pkt,
 	return true;
 }
 
+/* UDP super-packet (gso_size bytes of payload per datagram) into
+ * datagrams, each with its own IP and UDP lengths and checksums. */
+static bool offload_segment_udp(const struct virtio_net_hdr *h, uint8_t *pkt,
+				size_t len, uint8_t *out, size_t outcap,
+				size_t headroom, size_t tailroom,
+				size_t max_segs, uint8_t **segs, size_t *lens,
+				size_t *nsegs)
+{
+	size_t gso = h->gso_size, iphl, hdrlen, payload, stride, n;
+	int family;
+
+	iphl = offload_udp_headers(pkt, len, &family);
+	if (!iphl || !gso)
+		return false;
+	hdrlen = iphl + 8;
+	payload = len - hdrlen;
+	if (payload <= gso)
+		return offload_finish_csum(h, pkt, len);
+	if (hdrlen + gso > OFFLOAD_MAX_PACKET)
+		return false;
+	n = (payload + gso - 1) / gso;
+	stride = (headroom + hdrlen + gso + tailroom + 15) & ~(size_t)15;
+	if (n > max_segs || n * stride > outcap)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *s = out + i * stride + headroom, *udp = s + iphl;
+		size_t part = i + 1 < n ? gso : payload - i * gso;
+		uint16_t id = (uint16_t)((pkt[4] << 8 | pkt[5]) + i), c;
+
+		memcpy(s, pkt, hdrlen);
+		memcpy(s + hdrlen, pkt + hdrlen + i * gso, part);
+		if (family == AF_INET)
+			put_be16(s + 4, id);
+		offload_set_ip_len(family, s, iphl, hdrlen + part);
+		put_be16(udp + 4, (uint16_t)(8 + part));
+		udp[6] = udp[7] = 0;
+		c = (uint16_t)~csum_fold(csum_add(
+			csum_pseudo(family, offload_src(family, s),
+				    offload_dst(family, s), 17, (uint32_t)(8 + part)),
+			udp, 8 + part));
+		if (!c)
+			c = 0xffff;	/* 0 would mean "no checksum" (RFC 768) */
+		memcpy(udp + 6, &c, 2);
+		segs[i] = out + i * stride;
+		lens[i] = hdrlen + part;
+	}
+	*nsegs = n;
+	return true;
+}
+
 bool offload_segment(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len,
 		     uint8_t *out, size_t outcap, size_t headroom,
 		     size_t tailroom, size_t max_segs, uint8_t **segs,
@@ -166,6 +236,9 @@ bool offload_segment(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len,
 	*nsegs = 0;
 	if (type == VIRTIO_NET_HDR_GSO_NONE)
 		return offload_finish_csum(h, pkt, len);
+	if (type == VIRTIO_NET_HDR_GSO_UDP_L4)
+		return offload_segment_udp(h, pkt, len, out, outcap, headroom,
+					   tailroom, max_segs, segs, lens, nsegs);
 	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6)
 		return false;
 	hdrlen = offload_tcp_headers(pkt, len, &family, &iphl);

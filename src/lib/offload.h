@@ -1,8 +1,10 @@
 /*
- * offload — TCP segmentation and coalescing for a TUN device opened with
- * IFF_VNET_HDR (virtio-net header, virtio spec §5.1.6): the kernel hands
- * us TCP super-packets of up to 64 KiB, which we cut into MTU-sized
- * segments before encryption (TSO done in userspace), and the segments of
+ * offload — TCP and UDP segmentation and TCP coalescing for a TUN device
+ * opened with IFF_VNET_HDR (virtio-net header, virtio spec §5.1.6): the
+ * kernel hands us TCP super-packets of up to 64 KiB (and UDP ones from a
+ * sender using UDP_SEGMENT, where the kernel has USO), which we cut into
+ * MTU-sized segments before encryption (TSO done in userspace), and the
+ * segments of
  * one flow we decrypt are glued back into one super-packet before they
  * are written (GRO).  Both save a syscall and a trip through the stack per
  * segment.  Also the Internet checksum (RFC 1071) these need.  Pure.
@@ -16,6 +18,10 @@
 #include <linux/virtio_net.h>
 
 #define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
+/* UDP segmentation (USO, Linux 6.2); older headers lack it. */
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
 #define OFFLOAD_MAX_PACKET 65535
 
 /* One's-complement sum of len bytes added to sum (not folded). */

@@ -91,6 +91,7 @@ static void send_data(struct wg_peer *peer, uint8_t *buf, size_t len,
 			.aead = peer->kp_cur->send, .data = hdr->payload,
 			.len = padded, .counter = counter, .seal = true,
 			.peer = peer, .kp = peer->kp_cur, .msg = buf,
+			.index = peer->kp_cur->local_index,
 			.msglen = sizeof(*hdr) + padded + CRYPTO_TAG_LEN,
 			.plen = len,
 		};
@@ -102,10 +103,16 @@ static void send_data(struct wg_peer *peer, uint8_t *buf, size_t len,
 	send_done(peer, buf, sizeof(*hdr) + padded + CRYPTO_TAG_LEN, len);
 }
 
-void wg_send_finish(struct wg_crypt_job *job)
+/* A batched message: its peer may have been removed (by the host taking
+ * a delivery finished before it), so the keypair is looked up again. */
+void wg_send_finish(struct wg_device *dev, struct wg_crypt_job *job)
 {
-	if (job->ok)
-		send_done(job->peer, job->msg, job->msglen, job->plen);
+	struct wg_index_slot *slot = wg_index_find(dev, job->index);
+
+	if (!slot || slot->kind != WG_INDEX_KEYPAIR || slot->kp != job->kp ||
+	    slot->peer != job->peer || !job->ok)
+		return;
+	send_done(job->peer, job->msg, job->msglen, job->plen);
 }
 
 /* Queues a copy of the packet; the oldest is dropped when full. */
@@ -207,6 +214,10 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 	struct ip_info ip;
 	struct aip_owner *owner;
 
+	/* a full batch is finished before the lookup (finishing may remove
+	 * the peer we would find) */
+	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
+		wg_batch_flush(dev);
 	if (!ip_parse(buf + WG_HEADROOM, len, &ip)) {
 		dev->stats.tx_no_route++;
 		return;
@@ -223,6 +234,8 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 
 void wg_peer_send_packet(struct wg_peer *peer, uint8_t *buf, size_t len)
 {
+	/* sent at once, so what is pending goes first (nonce order) */
+	wg_batch_flush(peer->dev);
 	send_packet(peer, buf, len, false);
 }
 

@@ -256,6 +256,7 @@ static void (*const timers_handlers[WG_TIMER_COUNT])(struct wg_peer *) = {
 
 uint64_t wg_device_tick(struct wg_device *dev)
 {
+	wg_batch_flush(dev);	/* expiring keys must not outlive a job */
 	/* Bounded: each round disarms at least one timer before its handler
 	 * may re-arm it in the future. */
 	while (dev->heap_len && dev->heap[0]->deadline <= dev->now) {

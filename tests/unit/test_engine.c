@@ -2369,6 +2369,45 @@ static void test_batch(void)
 		net_free_msg(&msgs[i]);
 	net.hold = false;
 	sim_end();
+
+	/* A batch with both directions: a delivery removes the peer, and the
+	 * send queued after it for that peer is dropped, not sent from freed
+	 * memory; a full batch finished by a send removes the peer before it
+	 * is looked up, so the packet finds no route. */
+	for (int full = 0; full < 2; full++) {
+		struct net_msg rm[WG_BATCH_MAX];
+		int nrx = full ? WG_BATCH_MAX : 1;
+		uint64_t sent, no_route;
+
+		sim_pair(&a, &b);
+		CHECK(sim_establish(&a, &b, 1) && sim_establish(&b, &a, 2),
+		      "mixed %d: sessions both ways", full + 1);
+		net.hold = true;
+		for (int i = 0; i < nrx; i++) {
+			node_ping(&a, &b, (uint8_t)i);
+			net_take_one(&a, MSG_DATA, &rm[i]);
+		}
+		b.dev->ops = &removing_ops;
+		remove_on_deliver = peer_of(&b, &a);
+		sent = b.sent[MSG_DATA];
+		no_route = b.dev->stats.tx_no_route;
+		node_clock(&b);
+		wg_device_batch_begin(b.dev);
+		for (int i = 0; i < nrx; i++)
+			wg_device_receive(b.dev, &rm[i].src, rm[i].data, rm[i].len);
+		make_ip4(bufs[0] + WG_HEADROOM, b.in4, a.in4, 84, 99);
+		wg_device_send(b.dev, bufs[0], 84);
+		wg_device_batch_end(b.dev);
+		CHECK(!remove_on_deliver && b.sent[MSG_DATA] == sent &&
+		      b.dev->stats.tx_no_route == no_route + (uint64_t)full,
+		      "mixed %d: %s", full + 1, full ? "a full batch is finished before "
+		      "the send looks its peer up" : "the send after the removing "
+		      "delivery is dropped");
+		for (int i = 0; i < nrx; i++)
+			net_free_msg(&rm[i]);
+		net.hold = false;
+		sim_end();
+	}
 }
 
 int main(void)

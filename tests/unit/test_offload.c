@@ -1271,12 +1271,84 @@ static void test_round_trip(void)
 	free(data);
 }
 
+/* USO: a UDP super-packet (as the kernel hands over for a sender using
+ * UDP_SEGMENT) cut into datagrams: IP and UDP lengths, IPv4 IDs, valid
+ * checksums, the payload in order, the input untouched, bounds kept;
+ * a header that is no UDP is refused. */
+static void test_segment_udp(void)
+{
+	static uint8_t pkt[OFFLOAD_MAX_PACKET], orig[OFFLOAD_MAX_PACKET];
+	const struct { int family; size_t payload, gso, headroom, tailroom; } c[] = {
+		{ AF_INET, 3 * 1000, 1000, 16, 31 },
+		{ AF_INET, 4000 + 7, 1372, 0, 0 },
+		{ AF_INET6, 65535 - 48, 1352, 16, 31 },
+		{ AF_INET6, 2001, 1000, 3, 5 },
+	};
+
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		struct tcp_spec sp = { .family = c[k].family, .id = 0xfffe };
+		size_t iphl = build_ip(orig, &sp, 17, spec_iphl(&sp) + 8 + c[k].payload);
+		size_t hdrlen = iphl + 8, len = hdrlen + c[k].payload;
+		size_t n = (c[k].payload + c[k].gso - 1) / c[k].gso;
+		uint8_t *data = payload_new(c[k].payload);
+		struct virtio_net_hdr h = {
+			.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+			.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4,
+			.gso_size = (uint16_t)c[k].gso, .hdr_len = (uint16_t)hdrlen,
+			.csum_start = (uint16_t)iphl, .csum_offset = 6,
+		};
+		struct seg_out o;
+		int bad = 0;
+
+		set_be16(orig + iphl, 4433);
+		set_be16(orig + iphl + 2, 443);
+		set_be16(orig + iphl + 4, 0);	/* a super-packet's length field */
+		memcpy(orig + hdrlen, data, c[k].payload);
+		set_be16(orig + iphl + 6, partial_of(orig, len, 17));
+		memcpy(pkt, orig, len);
+		seg_out_init(&o, n * (c[k].headroom + hdrlen + c[k].gso + c[k].tailroom + 16),
+			     c[k].headroom, c[k].tailroom);
+		if (!seg_run(&o, &h, pkt, len, 512) || o.nsegs != n) {
+			CHECK(0, "uso %zu: cut into %zu datagrams (got %zu)", k + 1, n, o.nsegs);
+			free(o.buf);
+			free(data);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *d = o.segs[i] + c[k].headroom;
+			size_t part = i + 1 < n ? c[k].gso : c[k].payload - i * c[k].gso;
+
+			bad += o.lens[i] != hdrlen + part;
+			if (c[k].family == AF_INET)
+				bad += get_be16(d + 2) != hdrlen + part || !ip4_valid(d) ||
+				       get_be16(d + 4) != (uint16_t)(0xfffe + i);
+			else
+				bad += get_be16(d + 4) != 8 + part;
+			bad += get_be16(d + iphl) != 4433 || get_be16(d + iphl + 2) != 443;
+			bad += get_be16(d + iphl + 4) != 8 + part;
+			bad += get_be16(d + iphl + 6) == 0 || !l4_valid(d, hdrlen + part, 17);
+			bad += memcmp(d + hdrlen, data + i * c[k].gso, part) != 0;
+		}
+		bad += !seg_bounds_ok(&o) || memcmp(pkt, orig, len) != 0;
+		CHECK(bad == 0, "uso %zu: %s, %zu bytes in %zu datagrams of %zu: lengths, "
+		      "IDs, checksums, payload", k + 1, c[k].family == AF_INET ? "IPv4" : "IPv6",
+		      c[k].payload, n, c[k].gso);
+		/* claimed UDP, but the packet is TCP: refused */
+		pkt[c[k].family == AF_INET ? 9 : 6] = 6;
+		CHECK(!seg_run(&o, &h, pkt, len, 512), "uso %zu: a TCP packet labelled UDP "
+		      "is refused", k + 1);
+		free(o.buf);
+		free(data);
+	}
+}
+
 int main(void)
 {
 	test_csum_known();
 	test_csum_pseudo();
 	test_csum_random();
 	test_segment_table();
+	test_segment_udp();
 	test_segment_in_place();
 	test_segment_refuse();
 	test_segment_exact_fit();
