@@ -9,12 +9,12 @@
 #   raw-veth        no tunnel, the underlay addresses
 #   wireguard-go    wireguard-go at both ends ($WGO)
 #   weft-wg         build/weft-wg at both ends, defaults (all offloads,
-#                   WEFT_WG_THREADS automatic): the "+threads" step of the
-#                   ablation below
+#                   WEFT_WG_THREADS automatic: half the CPUs, so 1 here)
 #   weft-wg plain   WEFT_WG_OFFLOAD=none        WEFT_WG_THREADS=1  \  ablation:
 #   +tun offload    WEFT_WG_OFFLOAD=tun         WEFT_WG_THREADS=1   | each adds one
 #   +udp gso        WEFT_WG_OFFLOAD=tun,gso     WEFT_WG_THREADS=1   | technique (both
-#   +udp gro        WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=1  /  ends get the env)
+#   +udp gro        WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=1   | ends get the env)
+#   +threads        WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=$(nproc) /
 #   weftd           two weftd nodes joined through a weft-server (in A's
 #                   namespace, on A's underlay address), traffic between
 #                   their overlay addresses once the path is direct; IPv4
@@ -172,6 +172,7 @@ if [[ "$ABLATION" != 0 ]]; then
 	bench_row "+tun offload" wg "$ABL_SECS" "$WEFT_WG" WEFT_WG_OFFLOAD=tun WEFT_WG_THREADS=1
 	bench_row "+udp gso" wg "$ABL_SECS" "$WEFT_WG" WEFT_WG_OFFLOAD=tun,gso WEFT_WG_THREADS=1
 	bench_row "+udp gro" wg "$ABL_SECS" "$WEFT_WG" WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=1
+	bench_row "+threads" wg "$ABL_SECS" "$WEFT_WG" WEFT_WG_OFFLOAD=tun,gso,gro "WEFT_WG_THREADS=$(nproc)"
 fi
 [[ "$WEFTD" != 0 ]] && bench_row weftd weftd "$SECS"
 
@@ -196,7 +197,8 @@ fi
 		"all CPUs) during TCP1, per GB (1e9 bytes) received."
 	[[ "$ABLATION" != 0 ]] &&
 		echo "Ablation: weft-wg plain (WEFT_WG_OFFLOAD=none WEFT_WG_THREADS=1) -> +tun offload (tun)" \
-			"-> +udp gso (tun,gso) -> +udp gro (tun,gso,gro) -> +threads = the weft-wg row (defaults)."
+			"-> +udp gso (tun,gso) -> +udp gro (tun,gso,gro) -> +threads (WEFT_WG_THREADS=$(nproc), one per CPU);" \
+			"the weft-wg row runs the defaults."
 	echo
 	bench_tables "$RESULTS"
 	if [[ -s "$BENCH_NOTES" ]]; then

@@ -14,7 +14,7 @@
 #   netns   only the network-namespace tests (root only): tests/netns/
 #           matrix.sh runs every tests/netns/test_*.sh for each pair of
 #           implementations (NETNS_PAIRS, default weft:weft weft:wgo
-#           wgo:weft weft:weftplain; weft:weft alone for build-san) with
+#           wgo:weft weftthreads:weftplain; weftthreads:weft alone for build-san) with
 #           $BUILD/weft-wg
 #           as weft; each run counts once.
 #   overlay every tests/overlay/test_*.sh once (root only): weft-server,
@@ -142,8 +142,8 @@ run_netns() {
 	local weft=${WEFT_WG:-$ROOT/$BUILD/weft-wg}
 	# Under the sanitizers weft against itself (both ends weft's code);
 	# the interop pairs with wireguard-go run with the normal build.
-	[[ $BUILD == build-san ]] && export NETNS_PAIRS=${NETNS_PAIRS:-weft:weft}
-	echo "# network-namespace tests: weft-wg = ${weft#$ROOT/}, pairs: ${NETNS_PAIRS:-weft:weft weft:wgo wgo:weft weft:weftplain}"
+	[[ $BUILD == build-san ]] && export NETNS_PAIRS=${NETNS_PAIRS:-weftthreads:weft}
+	echo "# network-namespace tests: weft-wg = ${weft#$ROOT/}, pairs: ${NETNS_PAIRS:-weft:weft weft:wgo wgo:weft weftthreads:weftplain}"
 	WEFT_WG=$weft "$ROOT/tests/netns/matrix.sh" >"$TMP/netns" 2>&1 &
 	CHILD=$!
 	# Stream the output (all but matrix.sh's own summary line) as it comes.

@@ -650,7 +650,7 @@ static int dp_microseconds(const char *name, unsigned long def, uint64_t *ns,
 }
 
 /* WEFT_WG_THREADS: a count from 1 to CRYPTO_LANES, or "auto" (unset):
- * one per CPU we may run on. */
+ * half the CPUs we may run on. */
 static int dp_threads(const char *spec, unsigned *out, char *why, size_t whylen)
 {
 	char *end;
@@ -660,6 +660,11 @@ static int dp_threads(const char *spec, unsigned *out, char *why, size_t whylen)
 		cpu_set_t set;
 		long cpus = sched_getaffinity(0, sizeof(set), &set) == 0
 			? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+		/* Half: the kernel's side of every packet (TUN, UDP, the
+		 * stack, the application) needs the other half.  Measured on
+		 * 2 CPUs with both ends on the machine: a helper thread
+		 * costs 15-25 % of TCP throughput (docs/dataplane.md). */
+		cpus /= 2;
 		*out = cpus < 1 ? 1 : cpus > CRYPTO_LANES ? CRYPTO_LANES : (unsigned)cpus;
 		return 0;
 	}

@@ -79,7 +79,7 @@ struct dp {
  * offloads ("all", the default; "none" or "0"; or a comma list of "tun"
  * = TUN segmentation/coalescing, "gso" = UDP_SEGMENT sends, "gro" =
  * UDP_GRO receives); WEFT_WG_THREADS, the threads that encrypt and
- * decrypt (default: one per CPU, at most CRYPTO_LANES; 1 = the loop's
+ * decrypt (default: half the CPUs, at most CRYPTO_LANES; 1 = the loop's
  * own only); WEFT_WG_POLL_US, how long the loop busy-polls (yielding
  * the CPU to anything else runnable) after any traffic (default 0) and
  * WEFT_WG_ANSWER_POLL_US after a message that expects an answer (default

@@ -13,7 +13,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-static EVP_MAC *crypto_blake2smac;
+static EVP_MAC *crypto_blake2smac, *crypto_poly1305;
 static const EVP_MD *crypto_blake2s;
 static const EVP_CIPHER *crypto_chachapoly, *crypto_chacha;
 
@@ -25,8 +25,9 @@ bool crypto_init(void)
 	crypto_chachapoly = EVP_chacha20_poly1305();
 	crypto_chacha = EVP_chacha20();
 	crypto_blake2smac = EVP_MAC_fetch(NULL, "BLAKE2SMAC", NULL);
+	crypto_poly1305 = EVP_MAC_fetch(NULL, "POLY1305", NULL);
 	return crypto_blake2s && crypto_chachapoly && crypto_chacha &&
-	       crypto_blake2smac;
+	       crypto_blake2smac && crypto_poly1305;
 }
 
 bool crypto_random(void *buf, size_t len)
@@ -336,27 +337,50 @@ bool crypto_xaead_open(uint8_t *out, const uint8_t *in, size_t len,
 	return crypto_xaead(0, out, in, len, ad, adlen, nonce, key);
 }
 
-struct crypto_aead {
-	uint8_t key[32];
-	/* One context per lane (thread), each made on its lane's first use:
-	 * OpenSSL's contexts are not shared between threads. */
-	EVP_CIPHER_CTX *enc[CRYPTO_LANES], *dec[CRYPTO_LANES];
+/*
+ * The data path's ChaCha20-Poly1305 (RFC 8439 §2.8, no additional data)
+ * from OpenSSL's ChaCha20 and Poly1305, not its AEAD: the AEAD makes the
+ * Poly1305 key and a message's last partial block in two extra ChaCha20
+ * calls of one block each, which OpenSSL's AVX-512 code runs on its slow
+ * short-input path; per 1420-byte packet they cost as much as the rest.
+ * Here one call makes the keystream for the key block and the whole
+ * message, rounded up to whole blocks, into a per-thread buffer, and the
+ * message is XORed with it.
+ */
+#define KS_CHUNK 4096			/* keystream per ChaCha20 call */
+
+struct crypto_lane {
+	EVP_CIPHER_CTX *chacha;		/* keyed; each message sets the IV */
+	EVP_MAC_CTX *poly;
 };
 
-static EVP_CIPHER_CTX *crypto_aead_lane(struct crypto_aead *a, unsigned lane,
-					int enc)
-{
-	EVP_CIPHER_CTX **slot = enc ? &a->enc[lane] : &a->dec[lane];
+struct crypto_aead {
+	uint8_t key[32];
+	/* One per lane (thread), each made on its lane's first use:
+	 * OpenSSL's contexts are not shared between threads. */
+	struct crypto_lane lanes[CRYPTO_LANES];
+};
 
-	if (*slot)
-		return *slot;
-	*slot = EVP_CIPHER_CTX_new();
-	if (*slot && EVP_CipherInit_ex(*slot, crypto_chachapoly, NULL, a->key,
-				       NULL, enc) != 1) {
-		EVP_CIPHER_CTX_free(*slot);
-		*slot = NULL;
+static struct crypto_lane *crypto_aead_lane(struct crypto_aead *a, unsigned lane)
+{
+	struct crypto_lane *l;
+
+	if (lane >= CRYPTO_LANES)
+		return NULL;
+	l = &a->lanes[lane];
+	if (l->chacha)
+		return l;
+	l->chacha = EVP_CIPHER_CTX_new();
+	l->poly = EVP_MAC_CTX_new(crypto_poly1305);
+	if (!l->chacha || !l->poly ||
+	    EVP_EncryptInit_ex(l->chacha, crypto_chacha, NULL, a->key, NULL) != 1) {
+		EVP_CIPHER_CTX_free(l->chacha);
+		EVP_MAC_CTX_free(l->poly);
+		l->chacha = NULL;
+		l->poly = NULL;
+		return NULL;
 	}
-	return *slot;
+	return l;
 }
 
 struct crypto_aead *crypto_aead_new(const uint8_t key[32])
@@ -366,7 +390,7 @@ struct crypto_aead *crypto_aead_new(const uint8_t key[32])
 	if (!a)
 		return NULL;
 	memcpy(a->key, key, 32);
-	if (!crypto_aead_lane(a, 0, 1) || !crypto_aead_lane(a, 0, 0)) {
+	if (!crypto_aead_lane(a, 0)) {
 		crypto_aead_free(a);
 		return NULL;
 	}
@@ -378,27 +402,131 @@ void crypto_aead_free(struct crypto_aead *a)
 	if (!a)
 		return;
 	for (unsigned i = 0; i < CRYPTO_LANES; i++) {
-		EVP_CIPHER_CTX_free(a->enc[i]);
-		EVP_CIPHER_CTX_free(a->dec[i]);
+		EVP_CIPHER_CTX_free(a->lanes[i].chacha);
+		EVP_MAC_CTX_free(a->lanes[i].poly);
 	}
 	crypto_wipe(a->key, sizeof(a->key));
 	free(a);
 }
 
+/* Keystream for the next n bytes (a multiple of 64) of the message. */
+static bool crypto_keystream(struct crypto_lane *l, uint8_t *ks, size_t n)
+{
+	static const uint8_t zero[KS_CHUNK + 64];
+	int outl;
+
+	return EVP_EncryptUpdate(l->chacha, ks, &outl, zero, (int)n) == 1 &&
+	       (size_t)outl == n;
+}
+
+/* 16-byte vectors (GCC/clang generic vectors: SSE2 on x86-64, NEON on
+ * arm64), four at a time. */
+typedef uint8_t crypto_v16 __attribute__((vector_size(16)));
+
+static void crypto_xor(uint8_t *out, const uint8_t *in, const uint8_t *ks,
+		       size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 64 <= n; i += 64) {
+		crypto_v16 a[4], b[4];
+		memcpy(a, in + i, 64);
+		memcpy(b, ks + i, 64);
+		for (int j = 0; j < 4; j++)
+			a[j] ^= b[j];
+		memcpy(out + i, a, 64);
+	}
+	for (; i < n; i++)
+		out[i] = in[i] ^ ks[i];
+}
+
+/*
+ * One message of len plaintext bytes.  Sealing XORs and MACs chunk by
+ * chunk; opening MACs the whole ciphertext, checks the tag in constant
+ * time, and only then XORs (so a forgery is not decrypted).  The first
+ * ChaCha20 call makes the Poly1305 key block and the first chunk's
+ * keystream; later chunks continue the same stream.
+ */
+static bool crypto_lane_run(struct crypto_lane *l, int enc, uint8_t *out,
+			    const uint8_t *in, size_t len, uint64_t counter,
+			    uint8_t tag[CRYPTO_TAG_LEN])
+{
+	static _Thread_local _Alignas(64) uint8_t ks[KS_CHUNK + 64];
+	static const uint8_t pad[16];
+	uint8_t iv[16], lens[16], mac[CRYPTO_TAG_LEN];
+	size_t first = len < KS_CHUNK ? (len + 63) & ~(size_t)63 : KS_CHUNK, outl;
+	bool ok = false;
+
+	/* ChaCha20's 16-byte IV: block counter 0 (le32), then the nonce */
+	memset(iv, 0, 8);
+	for (int i = 0; i < 8; i++)
+		iv[8 + i] = (uint8_t)(counter >> (8 * i));
+	for (int i = 0; i < 8; i++) {
+		lens[i] = 0;				/* no additional data */
+		lens[8 + i] = (uint8_t)((uint64_t)len >> (8 * i));
+	}
+	if (EVP_EncryptInit_ex(l->chacha, NULL, NULL, NULL, iv) != 1 ||
+	    !crypto_keystream(l, ks, 64 + first) ||
+	    EVP_MAC_init(l->poly, ks, 32, NULL) != 1)
+		goto out;
+	crypto_wipe(ks, 32);		/* the one-time Poly1305 key */
+	if (!enc && EVP_MAC_update(l->poly, in, len) != 1)
+		goto out;
+	for (size_t done = 0; enc && done < len;) {
+		size_t n = len - done < KS_CHUNK ? len - done : KS_CHUNK;
+
+		if (done && !crypto_keystream(l, ks + 64, (n + 63) & ~(size_t)63))
+			goto out;
+		crypto_xor(out + done, in + done, ks + 64, n);
+		if (EVP_MAC_update(l->poly, out + done, n) != 1)
+			goto out;
+		done += n;
+	}
+	if ((len & 15 && EVP_MAC_update(l->poly, pad, 16 - (len & 15)) != 1) ||
+	    EVP_MAC_update(l->poly, lens, 16) != 1 ||
+	    EVP_MAC_final(l->poly, mac, &outl, sizeof(mac)) != 1 ||
+	    outl != CRYPTO_TAG_LEN)
+		goto out;
+	if (enc) {
+		memcpy(tag, mac, CRYPTO_TAG_LEN);
+		ok = true;
+		goto out;
+	}
+	if (!crypto_equal(mac, tag, CRYPTO_TAG_LEN))
+		goto out;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < KS_CHUNK ? len - done : KS_CHUNK;
+
+		if (done && !crypto_keystream(l, ks + 64, (n + 63) & ~(size_t)63))
+			goto out;
+		crypto_xor(out + done, in + done, ks + 64, n);
+		done += n;
+	}
+	ok = true;
+out:
+	crypto_wipe(mac, sizeof(mac));
+	return ok;
+}
+
 bool crypto_aead_lane_seal(struct crypto_aead *a, unsigned lane, uint8_t *out,
 			   const uint8_t *in, size_t len, uint64_t counter)
 {
-	EVP_CIPHER_CTX *ctx = lane < CRYPTO_LANES ? crypto_aead_lane(a, lane, 1) : NULL;
+	struct crypto_lane *l = crypto_aead_lane(a, lane);
 
-	return ctx && crypto_aead_run(ctx, 1, out, in, len, NULL, 0, counter);
+	return l && crypto_lane_run(l, 1, out, in, len, counter, out + len);
 }
 
 bool crypto_aead_lane_open(struct crypto_aead *a, unsigned lane, uint8_t *out,
 			   const uint8_t *in, size_t len, uint64_t counter)
 {
-	EVP_CIPHER_CTX *ctx = lane < CRYPTO_LANES ? crypto_aead_lane(a, lane, 0) : NULL;
+	struct crypto_lane *l = crypto_aead_lane(a, lane);
+	uint8_t tag[CRYPTO_TAG_LEN];
 
-	return ctx && crypto_aead_run(ctx, 0, out, in, len, NULL, 0, counter);
+	if (!l || len < CRYPTO_TAG_LEN)
+		return false;
+	len -= CRYPTO_TAG_LEN;
+	memcpy(tag, in + len, CRYPTO_TAG_LEN);
+	return crypto_lane_run(l, 0, out, in, len, counter, tag);
 }
 
 bool crypto_aead_ctx_seal(struct crypto_aead *a, uint8_t *out,

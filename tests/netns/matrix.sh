@@ -4,8 +4,9 @@
 # (test, pair), then "N passed, N failed".
 #
 #   NETNS_PAIRS    pairs to run, default "weft:weft weft:wgo wgo:weft
-#                  weft:weftplain" (weftplain: weft-wg without offloads
-#                  or helper threads, tests/netns/weft-wg-plain)
+#                  weftthreads:weftplain" (weftthreads: weft-wg with four
+#                  crypto helper threads, tests/netns/weft-wg-threads;
+#                  weftplain: without offloads or helpers, weft-wg-plain)
 #                  (weft = $WEFT_WG, wgo = $WGO)
 #   WEFT_WG        weft-wg binary, default <repo>/weft-wg
 #   WGO            wireguard-go command, default wireguard-go
@@ -23,7 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 : "${WEFT_WG:=$ROOT/weft-wg}"
 : "${WGO:=wireguard-go}"
-: "${NETNS_PAIRS:=weft:weft weft:wgo wgo:weft weft:weftplain}"
+: "${NETNS_PAIRS:=weft:weft weft:wgo wgo:weft weftthreads:weftplain}"
 : "${NETNS_TIMEOUT:=180}"
 : "${NETNS_BUDGET:=1500}"
 export WEFT_WG
@@ -50,6 +51,7 @@ impl_of() {
 	weft) echo "$WEFT_WG" ;;
 	wgo) echo "$WGO" ;;
 	weftplain) echo "$HERE/weft-wg-plain" ;;
+	weftthreads) echo "$HERE/weft-wg-threads" ;;
 	*) echo "$1" ;;
 	esac
 }

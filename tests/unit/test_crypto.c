@@ -475,6 +475,58 @@ static void test_aead_kat(void)
 	}
 }
 
+/* The data path's AEAD (ChaCha20 and Poly1305 composed) against OpenSSL's
+ * own ChaCha20-Poly1305, for every length around block, chunk and tag
+ * boundaries, on several lanes; a flipped bit anywhere is refused and
+ * leaves the buffer as it was. */
+static void test_aead_ctx_cross(void)
+{
+	static uint8_t pt[9000], want[9000 + 16], got[9000 + 16], buf[9000 + 16];
+	const size_t lens[] = { 0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 1420, 1424,
+				4031, 4032, 4095, 4096, 4097, 4160, 8191, 8192, 8193, 9000 };
+	uint8_t key[32];
+	int bad = 0, refused = 0, untouched = 0, n = 0;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(pt); i++)
+		pt[i] = (uint8_t)(i * 31 + 5);
+	struct crypto_aead *a = crypto_aead_new(key);
+	CHECK(a != NULL, "aead cross: context");
+	if (!a)
+		return;
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t len = lens[k];
+		uint64_t ctr = 0x0102030405060708ULL * (k + 1);
+		unsigned lane = (unsigned)(k % CRYPTO_LANES);
+
+		n++;
+		if (!crypto_aead_seal(want, pt, len, NULL, 0, ctr, key) ||
+		    !crypto_aead_lane_seal(a, lane, got, pt, len, ctr) ||
+		    memcmp(got, want, len + 16) != 0) {
+			bad++;
+			continue;
+		}
+		memcpy(buf, got, len + 16);	/* in place, as the data path */
+		if (!crypto_aead_lane_open(a, lane, buf, buf, len + 16, ctr) ||
+		    memcmp(buf, pt, len) != 0)
+			bad++;
+		memcpy(buf, got, len + 16);
+		buf[(len * 13) % (len + 16)] ^= 0x10;
+		memcpy(want, buf, len + 16);
+		refused += !crypto_aead_lane_open(a, lane, buf, buf, len + 16, ctr);
+		untouched += !memcmp(buf, want, len + 16);
+		memcpy(buf, got, len + 16);
+		refused += !crypto_aead_lane_open(a, lane, buf, buf, len + 16, ctr + 1);
+	}
+	crypto_aead_free(a);
+	CHECK(bad == 0, "aead cross: %d lengths 0-9000 match OpenSSL's AEAD both ways "
+	      "on lanes 0-%d (%d wrong)", n, CRYPTO_LANES - 1, bad);
+	CHECK(refused == 2 * n && untouched == n, "aead cross: a flipped bit or the "
+	      "wrong counter is refused (%d of %d), the buffer untouched (%d of %d)",
+	      refused, 2 * n, untouched, n);
+}
+
 static void test_aead_tamper(void)
 {
 	uint8_t key[32], ad[13], pt[100], ct[116], out[116];
@@ -754,6 +806,7 @@ int main(void)
 	test_kdf();
 	test_aead_kat();
 	test_aead_tamper();
+	test_aead_ctx_cross();
 	test_aead_inplace();
 	test_aead_ctx();
 	test_hchacha20();
