@@ -198,7 +198,10 @@ static void usage(FILE *f)
 "                    server's host (weft-server --relay-tls-listen), for\n"
 "                    networks that pass only HTTPS (WEFT_RELAY_TLS)\n"
 "  -d, --daemon      detach once ready (errors are still reported)\n"
-"  -v, --verbose     log more (LOG_LEVEL=verbose does the same)\n",
+"  -v, --verbose     log more (LOG_LEVEL=verbose does the same)\n"
+"\n"
+"The data plane's knobs are weft-wg's (see weft-wg --help): WEFT_WG_OFFLOAD,\n"
+"WEFT_WG_THREADS, WEFT_WG_ANSWER_POLL_US, WEFT_WG_POLL_US.\n",
 		DEFAULT_STATE_DIR, DEFAULT_SOCKET);
 }
 

@@ -89,8 +89,15 @@ static void usage(FILE *f)
 "  -f, --foreground  stay in the foreground, log to stderr\n"
 "      --stats       print the running daemon's drop and event counters\n"
 "\n"
-"Environment: LOG_LEVEL=verbose|error|silent (default error);\n"
-"WEFT_WG_OFFLOAD=0 turns off TUN segmentation/coalescing and UDP GSO.\n",
+"Environment:\n"
+"  LOG_LEVEL               verbose|error|silent (default error)\n"
+"  WEFT_WG_OFFLOAD         all (default), none, or a list of tun,gso,gro:\n"
+"                          TUN segmentation/coalescing, UDP GSO, UDP GRO\n"
+"  WEFT_WG_THREADS         threads that encrypt/decrypt, 1-8 (default half\n"
+"                          the CPUs)\n"
+"  WEFT_WG_ANSWER_POLL_US  poll this long after a handshake message instead\n"
+"                          of sleeping (default 300, 0 = off)\n"
+"  WEFT_WG_POLL_US         poll this long after any traffic (default 0)\n",
 		WG_RUN_DIR);
 }
 

@@ -3,7 +3,8 @@
 # daemon exit and remove its socket; `ip link del` makes it exit; the
 # detached mode returns once ready and serves the socket; a stale socket
 # left by a SIGKILLed daemon does not block a restart; a second daemon for
-# the same interface is refused without disturbing the first.
+# the same interface is refused without disturbing the first; weft-wg
+# refuses data-plane settings it does not know.
 # matrix: single
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -86,4 +87,17 @@ wt_assert "first daemon still running" wt_alive "$PID"
 wt_assert_eq "first daemon still answers" "$K_PUB" "$(wt_wg "$NS" show "$IF" public-key)"
 kill -TERM "$PID"
 stopped "$PID" "after refused second start, SIGTERM"
+
+# 7. weft-wg's data-plane settings: a value it does not know is refused
+# at start with a message naming it, and no interface is made
+if wt_is_weft "$IMPL"; then
+	for bad in WEFT_WG_THREADS=0 WEFT_WG_THREADS=x WEFT_WG_OFFLOAD=tun,foo \
+		WEFT_WG_ANSWER_POLL_US=-1 WEFT_WG_POLL_US=1e3; do
+		out=$(env "$bad" timeout 15 ip netns exec "$NS" $IMPL -f "$IF" 2>&1)
+		rc=$?
+		wt_assert_ne "$bad refused (exit status)" 0 "$rc"
+		wt_assert_match "$bad: the message names it" "${bad%%=*}" "$out"
+		wt_assert "$bad: no interface left" link_gone
+	done
+fi
 wt_done
