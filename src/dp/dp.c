@@ -322,10 +322,18 @@ static _Alignas(16) uint8_t dp_bufs[BATCH][BUF_SIZE];
 static _Alignas(16) uint8_t dp_tunbuf[WG_HEADROOM + BUF_SIZE + WG_TAILROOM];
 static _Alignas(16) uint8_t dp_segbuf[SEG_MAX * 4096];
 
-/* One datagram, or one segment of a GRO train. */
+/* One datagram, or one segment of a GRO train.  A segment is 8-byte
+ * aligned only if the segment size is a multiple of 8; the engine takes
+ * data messages from anywhere, the rest goes through an aligned copy. */
+static _Alignas(16) uint8_t dp_aligned[BUF_SIZE];
+
 static void dp_receive(struct dp *d, const union wg_sockaddr *from,
 		       uint8_t *b, size_t len)
 {
+	if (((uintptr_t)b & 7) && !(len >= 4 && b[0] == 4 && !b[1] && !b[2] && !b[3])) {
+		memcpy(dp_aligned, b, len);
+		b = dp_aligned;
+	}
 	/* WireGuard's types are le32 1..4 */
 	if (d->host && d->host->datagram && len >= 4 &&
 	    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3])) {

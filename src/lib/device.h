@@ -232,7 +232,8 @@ int wg_peer_add_allowed_ip(struct wg_peer *peer, int family,
 void wg_peer_clear_allowed_ips(struct wg_peer *peer);
 
 /* The packet paths.  Both buffers are 8-byte aligned (the message
- * headers are read and written in place).  receive: len bytes from the
+ * headers are read and written in place), except that a data message
+ * may be received from any address.  receive: len bytes from the
  * UDP socket, decrypted in place.  send: an IP packet of len bytes at
  * buf + WG_HEADROOM, with WG_TAILROOM writable bytes after it. */
 void wg_device_receive(struct wg_device *dev, const union wg_sockaddr *from,

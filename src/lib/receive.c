@@ -6,6 +6,7 @@
  * that fails is dropped silently and counted.
  */
 #include <endian.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -267,9 +268,9 @@ static void receive_lastminute_rekey(struct wg_peer *peer)
  * inner packet's checks and delivery. */
 static void receive_done(struct wg_device *dev, const union wg_sockaddr *from,
 			 struct wg_peer *peer, struct noise_keypair *kp,
-			 struct msg_data *msg, size_t len, uint64_t counter)
+			 uint8_t *payload, size_t len, uint64_t counter)
 {
-	size_t plen = len - sizeof(*msg) - CRYPTO_TAG_LEN;
+	size_t plen = len - sizeof(struct msg_data) - CRYPTO_TAG_LEN;
 	struct ip_info ip;
 
 	if (!replay_check(&kp->replay, counter)) {
@@ -286,7 +287,7 @@ static void receive_done(struct wg_device *dev, const union wg_sockaddr *from,
 	if (!plen)
 		return;		/* keepalive */
 	wg_timers_data_received(peer);
-	if (!ip_parse(msg->payload, plen, &ip)) {
+	if (!ip_parse(payload, plen, &ip)) {
 		dev->stats.rx_bad_inner++;
 		return;
 	}
@@ -296,23 +297,36 @@ static void receive_done(struct wg_device *dev, const union wg_sockaddr *from,
 		dev->stats.rx_bad_source++;
 		return;
 	}
-	dev->ops->deliver(dev->ctx, peer, msg->payload, ip.len);
+	dev->ops->deliver(dev->ctx, peer, payload, ip.len);
+}
+
+/* A data message's receiver index and counter.  Data messages may sit
+ * anywhere in a buffer (the segments of a UDP GRO train are not 8-byte
+ * aligned when their size is not), so they are read bytewise. */
+static uint32_t receive_index(const uint8_t *buf)
+{
+	uint32_t v;
+
+	memcpy(&v, buf + offsetof(struct msg_data, receiver), sizeof(v));
+	return v;
 }
 
 static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 			 uint8_t *buf, size_t len)
 {
-	struct msg_data *msg = (struct msg_data *)buf;
+	uint8_t *payload = buf + sizeof(struct msg_data);
 	struct wg_index_slot *slot;
 	struct wg_crypt_job *job;
 	struct noise_keypair *kp;
-	uint64_t counter = le64toh(msg->counter);
+	uint64_t counter;
 
+	memcpy(&counter, buf + offsetof(struct msg_data, counter), sizeof(counter));
+	counter = le64toh(counter);
 	/* A full batch is finished before the lookup: finishing may rotate
 	 * or free keypairs. */
 	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
 		wg_batch_flush(dev);
-	slot = wg_index_find(dev, msg->receiver);
+	slot = wg_index_find(dev, receive_index(buf));
 	if (!slot || slot->kind != WG_INDEX_KEYPAIR) {
 		dev->stats.rx_unknown_index++;
 		return;
@@ -326,19 +340,20 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 	job = wg_batch_job(dev);
 	if (job) {
 		*job = (struct wg_crypt_job){
-			.aead = kp->recv, .data = msg->payload,
-			.len = len - sizeof(*msg), .counter = counter,
+			.aead = kp->recv, .data = payload,
+			.len = len - sizeof(struct msg_data), .counter = counter,
 			.peer = slot->peer, .kp = kp, .msg = buf, .msglen = len,
+			.index = receive_index(buf),
 		};
 		job->from = *from;
 		return;
 	}
-	if (!crypto_aead_ctx_open(kp->recv, msg->payload, msg->payload,
-				  len - sizeof(*msg), counter)) {
+	if (!crypto_aead_ctx_open(kp->recv, payload, payload,
+				  len - sizeof(struct msg_data), counter)) {
 		dev->stats.rx_bad_auth++;
 		return;
 	}
-	receive_done(dev, from, slot->peer, kp, msg, len, counter);
+	receive_done(dev, from, slot->peer, kp, payload, len, counter);
 }
 
 /* A batched message: the keypair may have gone (an earlier message of
@@ -346,8 +361,7 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
  * taking a delivery), so it is looked up again. */
 void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job)
 {
-	struct msg_data *msg = (struct msg_data *)job->msg;
-	struct wg_index_slot *slot = wg_index_find(dev, msg->receiver);
+	struct wg_index_slot *slot = wg_index_find(dev, job->index);
 
 	if (!slot || slot->kind != WG_INDEX_KEYPAIR || slot->kp != job->kp ||
 	    slot->peer != job->peer) {
@@ -358,7 +372,7 @@ void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job)
 		dev->stats.rx_bad_auth++;
 		return;
 	}
-	receive_done(dev, &job->from, job->peer, job->kp, msg, job->msglen,
+	receive_done(dev, &job->from, job->peer, job->kp, job->data, job->msglen,
 		     job->counter);
 }
 

@@ -2370,6 +2370,27 @@ static void test_batch(void)
 	net.hold = false;
 	sim_end();
 
+	/* A data message at an address that is not 8-byte aligned (a segment
+	 * of a UDP GRO train whose size is not a multiple of 8) is taken. */
+	{
+		static _Alignas(8) uint8_t odd[300];
+		struct net_msg m;
+
+		sim_pair(&a, &b);
+		CHECK(sim_establish(&a, &b, 1), "unaligned: session");
+		net.hold = true;
+		node_ping(&a, &b, 77);
+		net_take_one(&a, MSG_DATA, &m);
+		memcpy(odd + 4, m.data, m.len);
+		node_clock(&b);
+		wg_device_receive(b.dev, &m.src, odd + 4, m.len);
+		CHECK(node_got_ping(&b, &a, 77), "unaligned: a data message at an "
+		      "address 4 bytes off is delivered");
+		net_free_msg(&m);
+		net.hold = false;
+		sim_end();
+	}
+
 	/* A batch with both directions: a delivery removes the peer, and the
 	 * send queued after it for that peer is dropped, not sent from freed
 	 * memory; a full batch finished by a send removes the peer before it
