@@ -330,13 +330,15 @@ static _Alignas(16) uint8_t dp_aligned[BUF_SIZE];
 static void dp_receive(struct dp *d, const union wg_sockaddr *from,
 		       uint8_t *b, size_t len)
 {
-	if (((uintptr_t)b & 7) && !(len >= 4 && b[0] == 4 && !b[1] && !b[2] && !b[3])) {
+	/* WireGuard's types are le32 1..4; 0 for anything else */
+	uint8_t type = len >= 4 && b[0] >= 1 && b[0] <= 4 && !b[1] && !b[2] &&
+		       !b[3] ? b[0] : 0;
+
+	if (((uintptr_t)b & 7) && type != 4) {
 		memcpy(dp_aligned, b, len);
 		b = dp_aligned;
 	}
-	/* WireGuard's types are le32 1..4 */
-	if (d->host && d->host->datagram && len >= 4 &&
-	    (b[0] == 0 || b[0] > 4 || b[1] || b[2] || b[3])) {
+	if (d->host && d->host->datagram && len >= 4 && !type) {
 		/* the host may send from its own buffers: not batched */
 		wg_device_batch_end(d->dev);
 		d->host->datagram(d, from, b, len);

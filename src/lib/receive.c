@@ -315,6 +315,7 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 			 uint8_t *buf, size_t len)
 {
 	uint8_t *payload = buf + sizeof(struct msg_data);
+	uint32_t index = receive_index(buf);
 	struct wg_index_slot *slot;
 	struct wg_crypt_job *job;
 	struct noise_keypair *kp;
@@ -326,7 +327,7 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 	 * or free keypairs. */
 	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
 		wg_batch_flush(dev);
-	slot = wg_index_find(dev, receive_index(buf));
+	slot = wg_index_find(dev, index);
 	if (!slot || slot->kind != WG_INDEX_KEYPAIR) {
 		dev->stats.rx_unknown_index++;
 		return;
@@ -343,7 +344,7 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 			.aead = kp->recv, .data = payload,
 			.len = len - sizeof(struct msg_data), .counter = counter,
 			.peer = slot->peer, .kp = kp, .msg = buf, .msglen = len,
-			.index = receive_index(buf),
+			.index = index,
 		};
 		job->from = *from;
 		return;
