@@ -39,6 +39,9 @@ TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOLS    = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+# Measuring tools of bench/ (not part of weft).
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_TOOLS = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 BINS     = weft-wg weft-server weftd weft
 # The sanitizer build stays in build-san/; only the normal one is copied up.
@@ -48,7 +51,7 @@ else
 TOP_BINS = $(BINS)
 endif
 
-all: $(TOP_BINS) $(TESTS) $(TOOLS)
+all: $(TOP_BINS) $(TESTS) $(TOOLS) $(BENCH_TOOLS)
 
 weft-wg weft-server weftd weft: %: $(BUILD)/%
 	cp $< $@
@@ -79,6 +82,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # The relay's TLS listener and its clients (the relay over port 443).
 $(BUILD)/tools/relayload: LDLIBS += -lssl

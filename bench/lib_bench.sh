@@ -87,6 +87,27 @@ bench_ping() {
 # bench_mbits JSON JQPATH: .bits_per_second at JQPATH, in Mbit/s.
 bench_mbits() { jq -r "($2.bits_per_second // empty) / 1e6 | tostring" "$1" 2>/dev/null; }
 
+# bench_floor_start NS IFNAME PORT PEER_IP PEER_PORT OVERLAY_IP: runs
+# $BUILD/bench/tunfloor for IFNAME in NS (TUN <-> UDP PORT, to and from
+# PEER_IP:PEER_PORT) and gives the interface OVERLAY_IP/24 and the tunnels'
+# 1420-byte MTU, so that its packets fit the underlay unfragmented.
+bench_floor_start() {
+	local ns=$1 ifn=$2 port=$3 peer=$4 pport=$5 ip=$6 bin pid i
+	bin=$ROOT/${BUILD:-build}/bench/tunfloor
+	[[ -x "$bin" ]] || wt_fail "$bin not built (make)"
+	ip netns exec "$ns" "$bin" "$ifn" "$port" "$peer" "$pport" >>"$WT_TMP/$ifn.log" 2>&1 &
+	pid=$!
+	WT_PIDS+=("$pid")
+	wt__res "pid $pid"
+	for ((i = 0; i < 50; i++)); do
+		ip -n "$ns" link show dev "$ifn" >/dev/null 2>&1 && break
+		wt_alive "$pid" || wt_fail "tunfloor $ifn died: $(tail -n 3 "$WT_TMP/$ifn.log")"
+		sleep 0.1
+	done
+	ip -n "$ns" link set dev "$ifn" mtu 1420 up || wt_fail "tunfloor $ifn: no interface"
+	wt_addr "$ns" "$ifn" "$ip/24"
+}
+
 # bench_measure NAME NS_SRV ADDR NS_CLI SECS OUT: measures from NS_CLI to
 # ADDR in NS_SRV and appends one line to OUT (tab-separated):
 #   NAME SECS TCP1 TCP4 UDP UDP_LOSS% RTT_AVG RTT_P99 CPU_S_PER_GB
@@ -161,8 +182,8 @@ bench_md() {
 		}'
 }
 
-# bench_tables RESULTS: the values, then the ratios against wireguard-go and
-# against raw-veth, as Markdown.
+# bench_tables RESULTS: the values, then the ratios against wireguard-go,
+# against raw-veth and (when that row ran) against tun-floor, as Markdown.
 bench_tables() {
 	local results=$1
 	printf 'Measured values (Mbit/s at the receiver; RTT in ms; CPU: busy seconds of all CPUs per GB received in the single-stream TCP test):\n\n'
@@ -170,7 +191,8 @@ bench_tables() {
 		function f(v, d) { return v ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/ ? sprintf("%." d "f", v) : v }
 		{ print $1, f($3, 0), f($4, 0), f($5, 0), f($6, 2), f($7, 3), f($8, 3), f($9, 2) }' "$results" | bench_md
 	local ref
-	for ref in wireguard-go raw-veth; do
+	for ref in wireguard-go raw-veth tun-floor; do
+		[[ $ref == tun-floor ]] && ! awk -F'\t' '$1 == "tun-floor" { f = 1 } END { exit !f }' "$results" && continue
 		if ! awk -F'\t' -v r="$ref" '$1 == r { for (i = 3; i <= 9; i++) if ($i != "FAILED") f = 1 } END { exit !f }' "$results"; then
 			printf '\nAgainst %s: no ratios (the %s row FAILED or did not run).\n' "$ref" "$ref"
 			continue

@@ -15,6 +15,13 @@
 #   +udp gso        WEFT_WG_OFFLOAD=tun,gso     WEFT_WG_THREADS=1   | technique (both
 #   +udp gro        WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=1   | ends get the env)
 #   +threads        WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=$(nproc) /
+#   tun-floor       bench/tunfloor at both ends: TUN <-> UDP, one packet
+#                   per system call, no encryption, no header.  The least
+#                   work a process between a TUN device and the network
+#                   can do; what a userspace tunnel's RTT cannot go below
+#                   on this machine (each echo wakes a process at each end
+#                   twice), measured with 5 s iperf3 tests like the
+#                   ablation rows ($BUILD/bench/tunfloor)
 #   weftd           two weftd nodes joined through a weft-server (in A's
 #                   namespace, on A's underlay address), traffic between
 #                   their overlay addresses once the path is direct; IPv4
@@ -49,6 +56,7 @@
 #   BENCH_ABLATION_SECONDS  s per iperf3 test in the ablation rows (default 5)
 #   BENCH_ABLATION=0        skip the ablation rows
 #   BENCH_WEFTD=0           skip the weftd row
+#   BENCH_FLOOR=0           skip the tun-floor row
 #   BENCH_PINGS             pings per row (default 300, at 10 ms)
 #   BENCH_UDP_LEN           UDP payload bytes (default 1372: 1400-byte datagrams)
 #   BENCH_UDP_RATE          iperf3 -b for UDP (default 0 = unlimited)
@@ -75,6 +83,7 @@ SECS=${BENCH_SECONDS:-10}
 ABL_SECS=${BENCH_ABLATION_SECONDS:-5}
 ABLATION=${BENCH_ABLATION:-1}
 WEFTD=${BENCH_WEFTD:-1}
+FLOOR=${BENCH_FLOOR:-1}
 PINGS=${BENCH_PINGS:-300}
 BENCH_UDP_LEN=${BENCH_UDP_LEN:-1372}
 BENCH_UDP_RATE=${BENCH_UDP_RATE:-0}
@@ -102,7 +111,8 @@ ROW=0
 # bench_row NAME KIND SECS [IMPL [ENV...]]: one row, in a subshell so that a
 # failure (wt_fail) only fails the row.  KIND is raw (the underlay), wg (IMPL
 # at both ends, configured with wg set, each started with the VAR=VALUE
-# words ENV in its environment) or weftd.  The subshell runs in the
+# words ENV in its environment), floor (bench/tunfloor at both ends) or
+# weftd.  The subshell runs in the
 # background while this shell waits for it, so a signal to the script is
 # handled at once; its pid is in WT_PIDS meanwhile, so the cleanup stops it.
 bench_row() {
@@ -130,6 +140,12 @@ bench_row() {
 			wt_start PID_A "$NS_A" "$IF_A" "$impl"
 			wt_start PID_B "$NS_B" "$IF_B" "$impl"
 			wt_pair_config v4
+			wt_wait_ping "$NS_A" "$O4_B" 15 || wt_fail "$name: no traffic through the tunnel"
+			addr=$O4_B
+			;;
+		floor)
+			bench_floor_start "$NS_A" "$IF_A" "$PORT_A" "$U4_B" "$PORT_B" "$O4_A"
+			bench_floor_start "$NS_B" "$IF_B" "$PORT_B" "$U4_A" "$PORT_A" "$O4_B"
 			wt_wait_ping "$NS_A" "$O4_B" 15 || wt_fail "$name: no traffic through the tunnel"
 			addr=$O4_B
 			;;
@@ -174,6 +190,7 @@ if [[ "$ABLATION" != 0 ]]; then
 	bench_row "+udp gro" wg "$ABL_SECS" "$WEFT_WG" WEFT_WG_OFFLOAD=tun,gso,gro WEFT_WG_THREADS=1
 	bench_row "+threads" wg "$ABL_SECS" "$WEFT_WG" WEFT_WG_OFFLOAD=tun,gso,gro "WEFT_WG_THREADS=$(nproc)"
 fi
+[[ "$FLOOR" != 0 ]] && bench_row tun-floor floor "$ABL_SECS"
 [[ "$WEFTD" != 0 ]] && bench_row weftd weftd "$SECS"
 
 # --- the tables: printed, and written as Markdown to BENCH_OUT

@@ -545,6 +545,18 @@ void dp_expect_answer(struct dp *d)
 		dp_poll_for(d, d->answer_poll_ns);
 }
 
+void dp_expect_answer_within(struct dp *d, uint64_t ns)
+{
+	if (d->answer_poll_ns)
+		dp_poll_for(d, ns > d->answer_poll_ns ? ns : d->answer_poll_ns);
+}
+
+void dp_sent_staged(void *ctx, struct wg_peer *peer)
+{
+	(void)peer;
+	dp_expect_answer(ctx);
+}
+
 void dp_loop(struct dp *d)
 {
 	struct epoll_event evs[16];

@@ -116,6 +116,11 @@ void dp_tun_write_packet(struct dp *d, const uint8_t *pkt, size_t len);
  * sleeping, so that the answer need not wake a halted CPU.  dp_send
  * calls it for handshake messages. */
 void dp_expect_answer(struct dp *d);
+/* The same for at least ns (an answer that takes a few hops). */
+void dp_expect_answer_within(struct dp *d, uint64_t ns);
+/* The engine's sent_staged hook: packets that waited for a handshake
+ * went out, and their answers are near (dp_expect_answer). */
+void dp_sent_staged(void *ctx, struct wg_peer *peer);
 /* Sends what dp_send gathered (the loop does it after every event). */
 void dp_flush(struct dp *d);
 

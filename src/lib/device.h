@@ -62,6 +62,10 @@ struct wg_ops {
 	 * on any threads (each with its own lane), and returns when all are
 	 * done.  Without it a batch runs them one by one. */
 	void (*crypt)(void *ctx, struct wg_crypt_job *jobs, size_t n);
+	/* Optional: packets that waited for a handshake with peer were just
+	 * sent.  They usually open an exchange (an echo request, a TCP SYN,
+	 * a DNS query), so their answers are near. */
+	void (*sent_staged)(void *ctx, struct wg_peer *peer);
 };
 
 /*

@@ -173,6 +173,8 @@ void wg_peer_send_staged(struct wg_peer *peer)
 	peer->staged_head = 0;
 	free(peer->staged);
 	peer->staged = NULL;
+	if (peer->dev->ops->sent_staged)
+		peer->dev->ops->sent_staged(peer->dev->ctx, peer);
 	send_maybe_rekey(peer);
 }
 

@@ -42,6 +42,7 @@ struct serve {
 	struct stunsrv *stun;		/* NULL with --no-stun */
 	struct ops ops;
 	uint64_t housekeeping;		/* next tick, CLOCK_MONOTONIC ns */
+	uint64_t armed;			/* the timer's deadline, 0 once it fired */
 	unsigned ticks;
 	unsigned reap_every;		/* housekeeping ticks between reaps */
 };
@@ -318,6 +319,9 @@ static void serve_arm(struct serve *s, uint64_t control_next)
 	its.it_value.tv_nsec = (long)(at % 1000000000ull);
 	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
 		its.it_value.tv_nsec = 1;
+	if (at == s->armed)
+		return;		/* most events move no deadline: no syscall */
+	s->armed = at;
 	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -327,6 +331,7 @@ static void serve_housekeeping(struct serve *s)
 
 	if (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_warn("timer: %s", strerror(errno));
+	s->armed = 0;
 	if (now < s->housekeeping)
 		return;
 	s->housekeeping = now + SERVE_HOUSEKEEPING_NS;

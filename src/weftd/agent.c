@@ -41,6 +41,10 @@
 #define AGENT_RESEND   NSEC_PER_SEC
 #define AGENT_PING_TTL (3 * NSEC_PER_SEC)
 #define AGENT_BUF      (WG_HEADROOM + 2048 + WG_TAILROOM)
+/* A NOTIFY that a node wants to connect left the server together with
+ * that node's LOOKUP_OK: its initiation follows within about a
+ * millisecond (its peer setup, one DH, perhaps ARP). */
+#define AGENT_NOTIFY_POLL 1500000ULL	/* ns */
 
 static const uint8_t ctl_server_addr[16] = { 0xfe, 0x80, [15] = 1 };
 
@@ -876,6 +880,8 @@ static void agent_notify(struct agent *a, const struct ctl_msg *m)
 			wg_peer_send_initiation(p->wp, true);
 		}
 		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)
+			dp_expect_answer_within(&a->dp, AGENT_NOTIFY_POLL);
+		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)
 			for (unsigned i = 0; i < 16; i++)
 				if (!memcmp(a->early[i].pub, p->pub, 32) &&
 				    agent_now(a) - a->early[i].when < REKEY_TIMEOUT) {
@@ -1067,6 +1073,7 @@ const struct wg_ops agent_ops = {
 	.send = agent_send, .deliver = agent_deliver, .no_route = agent_no_route,
 	.send_initiation = agent_send_initiation,
 	.unknown_peer = agent_unknown_peer, .crypt = dp_crypt,
+	.sent_staged = dp_sent_staged,
 };
 
 /* --- timers --- */

@@ -35,6 +35,7 @@ static void wgd_event(struct dp *d, uint64_t tag)
 static const struct dp_host wgd_host = { .event = wgd_event };
 static const struct wg_ops wgd_ops = {
 	.send = dp_send, .deliver = dp_deliver, .crypt = dp_crypt,
+	.sent_staged = dp_sent_staged,
 };
 
 /* Everything that can fail for a reason the user must hear about. */

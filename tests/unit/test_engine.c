@@ -63,6 +63,8 @@ struct node {
 	uint64_t sent[5];		/* by message type; [0] other */
 	struct sent_rec log[LOG_MAX];
 	size_t n_log;
+	unsigned staged_sent;		/* sent_staged calls */
+	size_t staged_sent_data;	/* data messages sent before the last */
 };
 
 #define MAX_NODES 4
@@ -150,7 +152,18 @@ static void sim_deliver(void *ctx, struct wg_peer *peer, const uint8_t *pkt,
 	p->len = len;
 }
 
-static const struct wg_ops sim_ops = { .send = sim_send, .deliver = sim_deliver };
+static void sim_sent_staged(void *ctx, struct wg_peer *peer)
+{
+	struct node *n = ctx;
+
+	(void)peer;
+	n->staged_sent++;
+	n->staged_sent_data = n->sent[MSG_DATA];
+}
+
+static const struct wg_ops sim_ops = {
+	.send = sim_send, .deliver = sim_deliver, .sent_staged = sim_sent_staged,
+};
 
 static void node_clock(struct node *n)
 {
@@ -575,11 +588,15 @@ static void test_handshake_and_data(void)
 	      pa->kp_cur->remote_index == pb->kp_cur->local_index,
 	      "receiver indices match crosswise");
 	CHECK(pa->staged_count == 0, "staged queue drained");
+	CHECK(a.staged_sent == 1 && a.staged_sent_data == 1 && b.staged_sent == 0,
+	      "sent_staged: once, on the initiator, after the staged packet went out");
 
 	node_ping(&b, &a, 2);
 	sim_settle();
 	CHECK(node_got_ping(&a, &b, 2), "B -> A delivered");
 	CHECK(b.sent[MSG_INITIATION] == 0, "responder needed no handshake to reply");
+	CHECK(a.staged_sent == 1 && b.staged_sent == 0,
+	      "sent_staged: not for packets that did not wait");
 
 	/* IPv6 */
 	make_ip6(pkt, a.in6, b.in6, 200, 3);
