@@ -83,7 +83,8 @@ struct dp {
  * own only); WEFT_WG_POLL_US, how long the loop busy-polls (yielding
  * the CPU to anything else runnable) after any traffic (default 0) and
  * WEFT_WG_ANSWER_POLL_US after a message that expects an answer (default
- * 300); WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
+ * 300; 0 turns off every such poll, the host's longer ones included);
+ * WEFT_WG_HANDSHAKE_LOAD sets the cookie threshold.
  * 0, or -1 with a message in why. */
 int dp_init(struct dp *d, const struct wg_ops *ops, char *why, size_t whylen);
 /* Creates the TUN interface d->ifname (MTU WG_DEFAULT_MTU unless set) and
@@ -116,7 +117,8 @@ void dp_tun_write_packet(struct dp *d, const uint8_t *pkt, size_t len);
  * sleeping, so that the answer need not wake a halted CPU.  dp_send
  * calls it for handshake messages. */
 void dp_expect_answer(struct dp *d);
-/* The same for at least ns (an answer that takes a few hops). */
+/* The same for at least ns (an answer that takes a few hops); nothing
+ * when WEFT_WG_ANSWER_POLL_US is 0. */
 void dp_expect_answer_within(struct dp *d, uint64_t ns);
 /* The engine's sent_staged hook: packets that waited for a handshake
  * went out, and their answers are near (dp_expect_answer). */

@@ -9,25 +9,49 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+/*
+ * Every algorithm is fetched once.  OpenSSL 3 looks an algorithm up in its
+ * provider store on every init that names it by a legacy getter
+ * (EVP_blake2s256() and the like) or by name: locks, hash tables and
+ * property parsing, which a handshake met a dozen times, each costing
+ * several µs when the caches are cold (a daemon woken by a packet).
+ */
 static EVP_MAC *crypto_blake2smac, *crypto_poly1305;
-static const EVP_MD *crypto_blake2s;
-static const EVP_CIPHER *crypto_chachapoly, *crypto_chacha;
+static EVP_MD *crypto_blake2s;
+static EVP_CIPHER *crypto_chachapoly, *crypto_chacha;
+static EVP_MAC_CTX *crypto_hmac_proto;	/* HMAC-BLAKE2s without a key */
 
 bool crypto_init(void)
 {
-	if (crypto_blake2smac)
+	EVP_MAC *hmac;
+	OSSL_PARAM params[2];
+
+	if (crypto_hmac_proto)
 		return true;
-	crypto_blake2s = EVP_blake2s256();
-	crypto_chachapoly = EVP_chacha20_poly1305();
-	crypto_chacha = EVP_chacha20();
+	crypto_blake2s = EVP_MD_fetch(NULL, "BLAKE2S-256", NULL);
+	crypto_chachapoly = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	crypto_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20", NULL);
 	crypto_blake2smac = EVP_MAC_fetch(NULL, "BLAKE2SMAC", NULL);
 	crypto_poly1305 = EVP_MAC_fetch(NULL, "POLY1305", NULL);
-	return crypto_blake2s && crypto_chachapoly && crypto_chacha &&
-	       crypto_blake2smac && crypto_poly1305;
+	if (!crypto_blake2s || !crypto_chachapoly || !crypto_chacha ||
+	    !crypto_blake2smac || !crypto_poly1305 ||
+	    !(hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)))
+		return false;
+	crypto_hmac_proto = EVP_MAC_CTX_new(hmac);
+	EVP_MAC_free(hmac);	/* the context holds its own reference */
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     "BLAKE2S-256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!crypto_hmac_proto ||
+	    EVP_MAC_CTX_set_params(crypto_hmac_proto, params) != 1) {
+		EVP_MAC_CTX_free(crypto_hmac_proto);
+		crypto_hmac_proto = NULL;
+		return false;
+	}
+	return true;
 }
 
 bool crypto_random(void *buf, size_t len)
@@ -166,10 +190,14 @@ void crypto_mac(uint8_t out[16], const uint8_t *key, size_t keylen,
 void crypto_hmac(uint8_t out[32], const uint8_t *key, size_t keylen,
 		 const void *in, size_t len)
 {
-	unsigned int outlen = 32;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(crypto_hmac_proto);
+	size_t outlen = 0;
 
-	if (!HMAC(crypto_blake2s, key, (int)keylen, in, len, out, &outlen))
-		memset(out, 0, 32);
+	if (!ctx || EVP_MAC_init(ctx, key, keylen, NULL) != 1 ||
+	    EVP_MAC_update(ctx, in, len) != 1 ||
+	    EVP_MAC_final(ctx, out, &outlen, 32) != 1 || outlen != 32)
+		memset(out, 0, 32);	/* unreachable with a working libcrypto */
+	EVP_MAC_CTX_free(ctx);	/* cleanses the key */
 }
 
 /* Whitepaper §5.4: HKDF with HMAC-BLAKE2s, n outputs of 32 bytes. */

@@ -982,7 +982,7 @@ static void control_request(struct control *c, struct wg_peer *peer,
 		control_logout(c, peer, s, m->request_id);
 		break;
 	case CTL_OK:
-		break;		/* a node acknowledging a NOTIFY */
+		break;		/* an older agent acknowledging a NOTIFY */
 	default:
 		control_error(c, peer, s->node_port, m->request_id,
 			      CTL_ERR_BAD_REQUEST, "not a request a node sends");

@@ -845,17 +845,14 @@ static void agent_answer(struct agent *a, struct agent_req *r,
 	}
 }
 
+/* NOTIFYs are not acknowledged: the server keeps no state for them, and
+ * an OK would wake it while the exchange it announced is under way.  A
+ * lost NOTIFY costs little: the caller's initiation makes us look its key
+ * up (agent_unknown_peer). */
 static void agent_notify(struct agent *a, const struct ctl_msg *m)
 {
-	struct ctl_msg ok;
-	uint8_t wire[CTL_HEADER_LEN + 8];
 	struct apeer *p;
-	int n;
 
-	ctl_msg_init(&ok, CTL_OK, m->request_id);
-	n = ctl_encode(&ok, wire, sizeof(wire));
-	if (n > 0)
-		agent_ctl_send(a, wire, (size_t)n);
 	switch (m->notify_kind) {
 	case CTL_NOTIFY_PEER_WANTS_CONNECT:
 	case CTL_NOTIFY_PEER_CHANGED:
@@ -879,15 +876,16 @@ static void agent_notify(struct agent *a, const struct ctl_msg *m)
 			 * new address. */
 			wg_peer_send_initiation(p->wp, true);
 		}
-		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)
-			dp_expect_answer_within(&a->dp, AGENT_NOTIFY_POLL);
-		if (p && m->notify_kind == CTL_NOTIFY_PEER_WANTS_CONNECT)
-			for (unsigned i = 0; i < 16; i++)
-				if (!memcmp(a->early[i].pub, p->pub, 32) &&
-				    agent_now(a) - a->early[i].when < REKEY_TIMEOUT) {
-					memset(&a->early[i], 0, sizeof(a->early[i]));
-					wg_peer_send_initiation(p->wp, false);
-				}
+		if (!p || m->notify_kind != CTL_NOTIFY_PEER_WANTS_CONNECT)
+			break;
+		/* its initiation is on its way: catch it without sleeping */
+		dp_expect_answer_within(&a->dp, AGENT_NOTIFY_POLL);
+		for (unsigned i = 0; i < 16; i++)
+			if (!memcmp(a->early[i].pub, p->pub, 32) &&
+			    agent_now(a) - a->early[i].when < REKEY_TIMEOUT) {
+				memset(&a->early[i], 0, sizeof(a->early[i]));
+				wg_peer_send_initiation(p->wp, false);
+			}
 		break;
 	case CTL_NOTIFY_PEER_REMOVED:
 		p = agent_peer_by_id(a, m->node_id);

@@ -96,8 +96,9 @@ static void usage(FILE *f)
 "                          TUN segmentation/coalescing, UDP GSO, UDP GRO\n"
 "  WEFT_WG_THREADS         threads that encrypt/decrypt, 1-8 (default half\n"
 "                          the CPUs)\n"
-"  WEFT_WG_ANSWER_POLL_US  poll this long after a handshake message instead\n"
-"                          of sleeping (default 300, 0 = off)\n"
+"  WEFT_WG_ANSWER_POLL_US  poll this long after a handshake message, or\n"
+"                          after packets that waited for a handshake went\n"
+"                          out, instead of sleeping (default 300, 0 = off)\n"
 "  WEFT_WG_POLL_US         poll this long after any traffic (default 0)\n",
 		WG_RUN_DIR);
 }
