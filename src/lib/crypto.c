@@ -156,6 +156,59 @@ out:
 	return ok;
 }
 
+struct crypto_dh_key {
+	EVP_PKEY *pkey;
+	EVP_PKEY_CTX *ctx;	/* derive_init done */
+};
+
+struct crypto_dh_key *crypto_dh_key_new(const uint8_t priv[32],
+					const uint8_t *pub)
+{
+	struct crypto_dh_key *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->pkey = pub ? crypto_x25519_pair(priv, pub) :
+		EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	if (!k->pkey || !(k->ctx = EVP_PKEY_CTX_new(k->pkey, NULL)) ||
+	    EVP_PKEY_derive_init(k->ctx) != 1) {
+		crypto_dh_key_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void crypto_dh_key_free(struct crypto_dh_key *k)
+{
+	if (!k)
+		return;
+	EVP_PKEY_CTX_free(k->ctx);
+	EVP_PKEY_free(k->pkey);	/* cleanses the private key */
+	free(k);
+}
+
+bool crypto_dh_key_public(const struct crypto_dh_key *k, uint8_t pub[32])
+{
+	size_t len = 32;
+
+	return EVP_PKEY_get_raw_public_key(k->pkey, pub, &len) == 1 && len == 32;
+}
+
+bool crypto_dh_key_derive(struct crypto_dh_key *k, uint8_t out[32],
+			  const uint8_t pub[32])
+{
+	EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
+	size_t len = 32;
+	bool ok;
+
+	/* The context keeps its own reference to p until the next peer. */
+	ok = p && EVP_PKEY_derive_set_peer(k->ctx, p) == 1 &&
+	     EVP_PKEY_derive(k->ctx, out, &len) == 1 && len == 32 &&
+	     !crypto_is_zero(out, 32);
+	EVP_PKEY_free(p);
+	return ok;
+}
+
 void crypto_hash(uint8_t out[32], const void *a, size_t alen,
 		 const void *b, size_t blen)
 {

@@ -40,6 +40,21 @@ bool crypto_dh(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32]);
 bool crypto_dh_pair(uint8_t out[32], const uint8_t priv[32],
 		    const uint8_t *priv_pub, const uint8_t pub[32]);
 
+/* A private key held ready for many DHs: OpenSSL's key object and a
+ * derive context are made once, so that each DH costs the scalar
+ * multiplication and little else (building them per DH costs about a
+ * third as much again, more when the caches are cold).  pub may be NULL:
+ * it is then derived (one more scalar multiplication).  NULL on failure.
+ * Not for use by two threads at once.  Freeing cleanses the key. */
+struct crypto_dh_key;
+struct crypto_dh_key *crypto_dh_key_new(const uint8_t priv[32],
+					const uint8_t *pub);
+void crypto_dh_key_free(struct crypto_dh_key *k);	/* NULL ok */
+bool crypto_dh_key_public(const struct crypto_dh_key *k, uint8_t pub[32]);
+/* out = DH(k, pub); false as crypto_dh (all-zero result, bad point). */
+bool crypto_dh_key_derive(struct crypto_dh_key *k, uint8_t out[32],
+			  const uint8_t pub[32]);
+
 /* out = BLAKE2s-256(a || b); b may be NULL with blen 0. */
 void crypto_hash(uint8_t out[32], const void *a, size_t alen,
 		 const void *b, size_t blen);

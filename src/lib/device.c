@@ -52,6 +52,7 @@ void wg_device_free(struct wg_device *dev)
 	if (!dev)
 		return;
 	wg_device_remove_all_peers(dev);
+	noise_local_clear(&dev->local);
 	allowedips_free(&dev->aips);
 	wg_index_free(dev);
 	free(dev->peer_buckets);
@@ -91,8 +92,8 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key)
 		return 0;
 	}
 	noise_local_clear(&dev->local);
-	dev->local = l;
-	noise_local_clear(&l);
+	dev->local = l;		/* moved: its key objects are dev's now */
+	crypto_wipe(&l, sizeof(l));
 	cookie_checker_init(&dev->cookie, dev->local.public_key);
 	/* New identity: every session and half-done handshake is void.  A
 	 * peer that carries our own public key can never be talked to. */

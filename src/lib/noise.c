@@ -22,23 +22,30 @@ void noise_init(void)
 
 bool noise_local_set(struct noise_local *l, const uint8_t priv[32])
 {
+	struct crypto_dh_key *dh;
 	uint8_t clamped[32];
 	bool ok;
 
 	memcpy(clamped, priv, 32);
 	clamped[0] &= 248;
 	clamped[31] = (clamped[31] & 127) | 64;
-	ok = crypto_x25519_public(l->public_key, clamped);
+	dh = crypto_dh_key_new(clamped, NULL);
+	ok = dh && crypto_dh_key_public(dh, l->public_key);
 	if (ok) {
+		crypto_dh_key_free(l->dh);
+		l->dh = dh;
 		memcpy(l->private_key, clamped, 32);
 		l->has_key = true;
-	}
+	} else
+		crypto_dh_key_free(dh);
 	crypto_wipe(clamped, sizeof(clamped));
 	return ok;
 }
 
 void noise_local_clear(struct noise_local *l)
 {
+	crypto_dh_key_free(l->dh);
+	crypto_dh_key_free(l->spare_dh);
 	crypto_wipe(l, sizeof(*l));
 }
 
@@ -47,7 +54,10 @@ bool noise_local_refill(struct noise_local *l)
 	if (l->has_spare)
 		return true;
 	if (!crypto_x25519_generate(l->spare_private) ||
-	    !crypto_x25519_public(l->spare_public, l->spare_private)) {
+	    !(l->spare_dh = crypto_dh_key_new(l->spare_private, NULL)) ||
+	    !crypto_dh_key_public(l->spare_dh, l->spare_public)) {
+		crypto_dh_key_free(l->spare_dh);
+		l->spare_dh = NULL;
 		crypto_wipe(l->spare_private, 32);
 		return false;
 	}
@@ -56,14 +66,16 @@ bool noise_local_refill(struct noise_local *l)
 }
 
 /* A fresh ephemeral key pair: the spare if there is one (each is used
- * once), else one made now. */
+ * once), else one made now.  *dh is the caller's to free. */
 static bool noise_ephemeral(struct noise_local *l, uint8_t priv[32],
-			    uint8_t pub[32])
+			    uint8_t pub[32], struct crypto_dh_key **dh)
 {
 	if (!noise_local_refill(l))
 		return false;
 	memcpy(priv, l->spare_private, 32);
 	memcpy(pub, l->spare_public, 32);
+	*dh = l->spare_dh;
+	l->spare_dh = NULL;
 	crypto_wipe(l->spare_private, 32);
 	l->has_spare = false;
 	return true;
@@ -73,8 +85,7 @@ void noise_handshake_precompute(struct noise_handshake *hs,
 				const struct noise_local *l)
 {
 	if (!l->has_key ||
-	    !crypto_dh_pair(hs->precomputed_ss, l->private_key, l->public_key,
-			    hs->remote_static))
+	    !crypto_dh_key_derive(l->dh, hs->precomputed_ss, hs->remote_static))
 		memset(hs->precomputed_ss, 0, 32);
 }
 
@@ -139,6 +150,19 @@ static bool noise_mix_dh(uint8_t ck[32], uint8_t *key, const uint8_t priv[32],
 	return ok;
 }
 
+/* The same with a key held ready for DH. */
+static bool noise_mix_dh_key(uint8_t ck[32], uint8_t *key,
+			     struct crypto_dh_key *k, const uint8_t pub[32])
+{
+	uint8_t dh[32];
+	bool ok = crypto_dh_key_derive(k, dh, pub);
+
+	if (ok)
+		crypto_kdf(ck, key, NULL, ck, dh, 32);
+	crypto_wipe(dh, sizeof(dh));
+	return ok;
+}
+
 /* (ck, k) = KDF2(ck, precomputed DH(s, s_remote)). */
 static bool noise_mix_ss(uint8_t ck[32], uint8_t key[32],
 			 const uint8_t ss[32])
@@ -194,6 +218,7 @@ bool noise_create_initiation(struct noise_handshake *hs,
 			     struct msg_initiation *msg, uint64_t realtime_ns)
 {
 	uint8_t ck[32], hash[32], key[32], eph[32], ts[TAI64N_LEN];
+	struct crypto_dh_key *edh = NULL;
 	bool ok = false;
 
 	if (!l->has_key)
@@ -205,12 +230,12 @@ bool noise_create_initiation(struct noise_handshake *hs,
 	msg->sender = hs->local_index;
 
 	/* e */
-	if (!noise_ephemeral(l, eph, msg->ephemeral))
+	if (!noise_ephemeral(l, eph, msg->ephemeral, &edh))
 		goto out;
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* es */
 	memcpy(hs->ephemeral_public, msg->ephemeral, 32);
-	if (!noise_mix_dh(ck, key, eph, msg->ephemeral, hs->remote_static))
+	if (!noise_mix_dh_key(ck, key, edh, hs->remote_static))
 		goto out;
 	/* s */
 	if (!noise_seal(msg->static_enc, l->public_key, 32, hash, key))
@@ -226,6 +251,7 @@ bool noise_create_initiation(struct noise_handshake *hs,
 	noise_keep(hs, NOISE_CREATED_INITIATION, eph, hash, ck);
 	ok = true;
 out:
+	crypto_dh_key_free(edh);
 	crypto_wipe(ck, 32);
 	crypto_wipe(hash, 32);
 	crypto_wipe(key, 32);
@@ -249,8 +275,7 @@ bool noise_consume_initiation_begin(const struct noise_local *l,
 	memcpy(st->remote_ephemeral, msg->ephemeral, 32);
 	noise_mix_ephemeral(st->chaining_key, st->hash, msg->ephemeral);
 	/* es */
-	if (!noise_mix_dh(st->chaining_key, key, l->private_key, l->public_key,
-			  msg->ephemeral))
+	if (!noise_mix_dh_key(st->chaining_key, key, l->dh, msg->ephemeral))
 		goto out;
 	/* s */
 	ok = noise_open(remote_static, msg->static_enc, sizeof(msg->static_enc),
@@ -304,6 +329,7 @@ bool noise_create_response(struct noise_handshake *hs,
 			   struct msg_response *msg)
 {
 	uint8_t ck[32], hash[32], key[32], eph[32];
+	struct crypto_dh_key *edh = NULL;
 	bool ok = false;
 
 	if (hs->state != NOISE_CONSUMED_INITIATION || !l->has_key)
@@ -316,14 +342,14 @@ bool noise_create_response(struct noise_handshake *hs,
 	msg->receiver = hs->remote_index;
 
 	/* e */
-	if (!noise_ephemeral(l, eph, msg->ephemeral))
+	if (!noise_ephemeral(l, eph, msg->ephemeral, &edh))
 		goto out;
 	noise_mix_ephemeral(ck, hash, msg->ephemeral);
 	/* ee */
-	if (!noise_mix_dh(ck, NULL, eph, msg->ephemeral, hs->remote_ephemeral))
+	if (!noise_mix_dh_key(ck, NULL, edh, hs->remote_ephemeral))
 		goto out;
 	/* se */
-	if (!noise_mix_dh(ck, NULL, eph, msg->ephemeral, hs->remote_static))
+	if (!noise_mix_dh_key(ck, NULL, edh, hs->remote_static))
 		goto out;
 	/* psk */
 	noise_mix_psk(ck, hash, key, hs->psk);
@@ -334,6 +360,7 @@ bool noise_create_response(struct noise_handshake *hs,
 	noise_keep(hs, NOISE_CREATED_RESPONSE, eph, hash, ck);
 	ok = true;
 out:
+	crypto_dh_key_free(edh);
 	crypto_wipe(ck, 32);
 	crypto_wipe(hash, 32);
 	crypto_wipe(key, 32);
@@ -360,7 +387,7 @@ bool noise_consume_response(struct noise_handshake *hs,
 			  msg->ephemeral))
 		goto out;
 	/* se */
-	if (!noise_mix_dh(ck, NULL, l->private_key, l->public_key, msg->ephemeral))
+	if (!noise_mix_dh_key(ck, NULL, l->dh, msg->ephemeral))
 		goto out;
 	/* psk */
 	noise_mix_psk(ck, hash, key, hs->psk);

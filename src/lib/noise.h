@@ -22,10 +22,12 @@ struct noise_local {
 	bool has_key;
 	uint8_t private_key[32];
 	uint8_t public_key[32];
+	struct crypto_dh_key *dh;	/* private_key, ready for DH */
 	/* An ephemeral key pair made ahead of need (noise_local_refill),
 	 * used by the next handshake message and then wiped. */
 	bool has_spare;
 	uint8_t spare_private[32], spare_public[32];
+	struct crypto_dh_key *spare_dh;
 };
 
 enum noise_state {
@@ -66,6 +68,9 @@ struct noise_keypair {
 /* Initialises the process-wide constants; call once after crypto_init. */
 void noise_init(void);
 
+/* l must be zeroed or cleared.  A struct noise_local owns its key
+ * objects: it may be moved (copied, then the old one wiped, not
+ * cleared), and is freed with noise_local_clear. */
 bool noise_local_set(struct noise_local *l, const uint8_t priv[32]);
 void noise_local_clear(struct noise_local *l);
 /* Makes the spare ephemeral key pair if there is none: a host calls it

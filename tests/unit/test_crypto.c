@@ -174,6 +174,59 @@ static void test_x25519_generate(void)
 	      "crypto_dh_pair (public half given) agrees with crypto_dh");
 }
 
+/* A key held for many DHs gives what crypto_dh gives, peer after peer,
+ * and refuses what crypto_dh refuses without losing its key. */
+static void test_dh_key(void)
+{
+	uint8_t k[32], u[32], want[32], got[32], pub[32], other[32], s1[32], s2[32];
+	struct crypto_dh_key *dk;
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(x25519_kat) / sizeof(x25519_kat[0]); i++) {
+		hex(k, 32, x25519_kat[i].scalar);
+		hex(u, 32, x25519_kat[i].u);
+		hex(want, 32, x25519_kat[i].out);
+		memset(got, 0xaa, sizeof(got));
+		dk = crypto_dh_key_new(k, NULL);
+		CHECK(dk && crypto_dh_key_derive(dk, got, u) && memcmp(got, want, 32) == 0,
+		      "dh key kat %zu: crypto_dh_key_derive (%s)", i + 1, x25519_kat[i].src);
+		crypto_dh_key_free(dk);
+	}
+	for (size_t i = 0; i < sizeof(x25519_pub_kat) / sizeof(x25519_pub_kat[0]); i++) {
+		hex(k, 32, x25519_pub_kat[i].priv);
+		hex(want, 32, x25519_pub_kat[i].pub);
+		memset(got, 0xaa, sizeof(got));
+		dk = crypto_dh_key_new(k, NULL);
+		CHECK(dk && crypto_dh_key_public(dk, got) && memcmp(got, want, 32) == 0,
+		      "dh key public kat %zu: derived public key (%s)", i + 1,
+		      x25519_pub_kat[i].src);
+		crypto_dh_key_free(dk);
+	}
+
+	/* one key, 16 peers in turn, a refused point in between */
+	CHECK(crypto_x25519_generate(k) && crypto_x25519_public(pub, k) &&
+	      (dk = crypto_dh_key_new(k, pub)) != NULL, "dh key from both halves");
+	for (int i = 0; i < 16 && ok && dk; i++) {
+		ok = crypto_x25519_generate(u) && crypto_x25519_public(other, u) &&
+		     crypto_dh_key_derive(dk, s1, other) && crypto_dh(s2, k, other) &&
+		     memcmp(s1, s2, 32) == 0;
+		if (i == 7) {
+			hex(u, 32, x25519_small_order[0]);
+			ok = ok && !crypto_dh_key_derive(dk, s1, u);
+		}
+	}
+	CHECK(ok && dk, "dh key: 16 peers in turn agree with crypto_dh, a small-order point between them refused");
+	ok = dk != NULL;
+	for (size_t i = 0; ok && i < sizeof(x25519_small_order) / sizeof(x25519_small_order[0]); i++) {
+		hex(u, 32, x25519_small_order[i]);
+		ok = !crypto_dh_key_derive(dk, got, u);
+	}
+	CHECK(ok, "dh key refuses all %zu small-order points",
+	      sizeof(x25519_small_order) / sizeof(x25519_small_order[0]));
+	crypto_dh_key_free(dk);
+	crypto_dh_key_free(NULL);
+}
+
 /* ------------------------------------------------------------------ BLAKE2s */
 
 /* 4. BLAKE2s-256 of short messages. */
@@ -800,6 +853,7 @@ int main(void)
 	CHECK(crypto_init(), "crypto_init");
 	test_x25519();
 	test_x25519_generate();
+	test_dh_key();
 	test_hash();
 	test_mac();
 	test_hmac();
