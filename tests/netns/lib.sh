@@ -5,7 +5,7 @@
 #
 #   Every namespace, interface name and socket is unique to this process
 #   (test name + $$), every wait is bounded in count and time, and an EXIT
-#   trap (also reached on INT/TERM/HUP) always kills what was started,
+#   trap (also reached on INT/TERM/HUP/PIPE) always kills what was started,
 #   deletes the namespaces and removes the sockets.  Resources are listed in
 #   a file ($WT_RESDIR/$$.res) so a runner can sweep them up even if the
 #   test itself was SIGKILLed (see wt_cleanup_resfile).
@@ -143,6 +143,8 @@ wt_init() {
 	trap 'wt_log "interrupted (SIGINT)"; exit 130' INT
 	trap 'wt_log "terminated (SIGTERM)"; exit 143' TERM
 	trap 'wt_log "hangup (SIGHUP)"; exit 129' HUP
+	# whoever read our output went away (`... | head`): clean up all the same
+	trap 'exit 141' PIPE
 	wt_log "implementations: A='$IMPL_A' B='$IMPL_B'"
 }
 
@@ -549,7 +551,9 @@ wt__sanitizer_reports() {
 
 wt__on_exit() {
 	local rc=$? f
-	trap '' INT TERM HUP
+	# (PIPE too: a reader of our output that went away must not stop
+	# the cleanup half way)
+	trap '' INT TERM HUP PIPE
 	((WT_CLEANED)) && exit "$rc"
 	WT_CLEANED=1
 	wt__cleanup_list
