@@ -577,6 +577,10 @@ void dp_loop(struct dp *d)
 		int n = epoll_wait(d->epoll_fd, evs, 16, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
+		/* What we polled for came: stop, unless what it brings
+		 * asks for more (the handlers below may). */
+		if (n > 0)
+			d->poll_until = 0;
 		if (n > 0 && d->poll_ns)
 			dp_poll_for(d, d->poll_ns);
 		else if (n == 0 && timeout == 0)
