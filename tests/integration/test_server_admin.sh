@@ -94,7 +94,7 @@ if [[ ! -x $BIN ]]; then
 	echo "# FAIL - $BIN is not built (run make)"
 	exit 1
 fi
-PORT=$(free_udp_port)
+PORT=$(free_port)	# UDP and TCP: the relay listens on the same port number
 UID_NOW=$(id -u)
 
 # --- the command line itself ---
