@@ -539,16 +539,15 @@ static void dp_poll_for(struct dp *d, uint64_t ns)
 		d->poll_until = until;
 }
 
-void dp_expect_answer(struct dp *d)
-{
-	if (d->answer_poll_ns)
-		dp_poll_for(d, d->answer_poll_ns);
-}
-
 void dp_expect_answer_within(struct dp *d, uint64_t ns)
 {
 	if (d->answer_poll_ns)
 		dp_poll_for(d, ns > d->answer_poll_ns ? ns : d->answer_poll_ns);
+}
+
+void dp_expect_answer(struct dp *d)
+{
+	dp_expect_answer_within(d, 0);
 }
 
 void dp_sent_staged(void *ctx, struct wg_peer *peer)

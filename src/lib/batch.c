@@ -51,6 +51,20 @@ struct wg_crypt_job *wg_batch_job(struct wg_device *dev)
 	return &dev->jobs[dev->n_jobs++];
 }
 
+void wg_batch_make_room(struct wg_device *dev)
+{
+	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
+		wg_batch_flush(dev);
+}
+
+bool wg_batch_job_current(struct wg_device *dev, const struct wg_crypt_job *job)
+{
+	struct wg_index_slot *slot = wg_index_find(dev, job->index);
+
+	return slot && slot->kind == WG_INDEX_KEYPAIR && slot->kp == job->kp &&
+	       slot->peer == job->peer;
+}
+
 void wg_batch_flush(struct wg_device *dev)
 {
 	size_t n = dev->n_jobs;

@@ -132,27 +132,14 @@ bool crypto_dh(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
 	return crypto_dh_pair(out, priv, NULL, pub);
 }
 
+/* A key object for one DH: the same work as a held key, made and freed. */
 bool crypto_dh_pair(uint8_t out[32], const uint8_t priv[32],
 		    const uint8_t *priv_pub, const uint8_t pub[32])
 {
-	EVP_PKEY *k = priv_pub ? crypto_x25519_pair(priv, priv_pub) :
-		EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
-	EVP_PKEY_CTX *ctx = NULL;
-	size_t len = 32;
-	bool ok = false;
+	struct crypto_dh_key *k = crypto_dh_key_new(priv, priv_pub);
+	bool ok = k && crypto_dh_key_derive(k, out, pub);
 
-	if (!k || !p || !(ctx = EVP_PKEY_CTX_new(k, NULL)))
-		goto out;
-	if (EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, p) != 1)
-		goto out;
-	/* OpenSSL refuses an all-zero result; the check below is belt and braces. */
-	ok = EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32 &&
-	     !crypto_is_zero(out, 32);
-out:
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(p);
-	EVP_PKEY_free(k);
+	crypto_dh_key_free(k);
 	return ok;
 }
 
@@ -201,7 +188,8 @@ bool crypto_dh_key_derive(struct crypto_dh_key *k, uint8_t out[32],
 	size_t len = 32;
 	bool ok;
 
-	/* The context keeps its own reference to p until the next peer. */
+	/* The context keeps its own reference to p until the next peer.
+	 * OpenSSL refuses an all-zero result; our check is belt and braces. */
 	ok = p && EVP_PKEY_derive_set_peer(k->ctx, p) == 1 &&
 	     EVP_PKEY_derive(k->ctx, out, &len) == 1 && len == 32 &&
 	     !crypto_is_zero(out, 32);
@@ -521,6 +509,25 @@ static void crypto_xor(uint8_t *out, const uint8_t *in, const uint8_t *ks,
 		out[i] = in[i] ^ ks[i];
 }
 
+/* out = in XOR the keystream, len bytes, chunk by chunk: the first
+ * chunk's keystream is in ks + 64 already, later ones are made here.
+ * With mac, the ciphertext (out) goes into the Poly1305 as it is made. */
+static bool crypto_lane_xor(struct crypto_lane *l, uint8_t *ks, uint8_t *out,
+			    const uint8_t *in, size_t len, bool mac)
+{
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < KS_CHUNK ? len - done : KS_CHUNK;
+
+		if (done && !crypto_keystream(l, ks + 64, (n + 63) & ~(size_t)63))
+			return false;
+		crypto_xor(out + done, in + done, ks + 64, n);
+		if (mac && EVP_MAC_update(l->poly, out + done, n) != 1)
+			return false;
+		done += n;
+	}
+	return true;
+}
+
 /*
  * One message of len plaintext bytes.  Sealing XORs and MACs chunk by
  * chunk; opening MACs the whole ciphertext, checks the tag in constant
@@ -551,18 +558,9 @@ static bool crypto_lane_run(struct crypto_lane *l, int enc, uint8_t *out,
 	    EVP_MAC_init(l->poly, ks, 32, NULL) != 1)
 		goto out;
 	crypto_wipe(ks, 32);		/* the one-time Poly1305 key */
-	if (!enc && EVP_MAC_update(l->poly, in, len) != 1)
+	if (enc ? !crypto_lane_xor(l, ks, out, in, len, true) :
+		  EVP_MAC_update(l->poly, in, len) != 1)
 		goto out;
-	for (size_t done = 0; enc && done < len;) {
-		size_t n = len - done < KS_CHUNK ? len - done : KS_CHUNK;
-
-		if (done && !crypto_keystream(l, ks + 64, (n + 63) & ~(size_t)63))
-			goto out;
-		crypto_xor(out + done, in + done, ks + 64, n);
-		if (EVP_MAC_update(l->poly, out + done, n) != 1)
-			goto out;
-		done += n;
-	}
 	if ((len & 15 && EVP_MAC_update(l->poly, pad, 16 - (len & 15)) != 1) ||
 	    EVP_MAC_update(l->poly, lens, 16) != 1 ||
 	    EVP_MAC_final(l->poly, mac, &outl, sizeof(mac)) != 1 ||
@@ -573,17 +571,8 @@ static bool crypto_lane_run(struct crypto_lane *l, int enc, uint8_t *out,
 		ok = true;
 		goto out;
 	}
-	if (!crypto_equal(mac, tag, CRYPTO_TAG_LEN))
-		goto out;
-	for (size_t done = 0; done < len;) {
-		size_t n = len - done < KS_CHUNK ? len - done : KS_CHUNK;
-
-		if (done && !crypto_keystream(l, ks + 64, (n + 63) & ~(size_t)63))
-			goto out;
-		crypto_xor(out + done, in + done, ks + 64, n);
-		done += n;
-	}
-	ok = true;
+	ok = crypto_equal(mac, tag, CRYPTO_TAG_LEN) &&
+	     crypto_lane_xor(l, ks, out, in, len, false);
 out:
 	crypto_wipe(mac, sizeof(mac));
 	return ok;

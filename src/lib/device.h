@@ -286,6 +286,13 @@ void wg_peer_send_keepalive(struct wg_peer *peer);
 void wg_peer_send_staged(struct wg_peer *peer);
 void wg_peer_drop_staged(struct wg_peer *peer);
 void wg_batch_flush(struct wg_device *dev);
+/* Finishes a full batch, so that a job slot is free: call it before
+ * looking a peer or keypair up for the next job (finishing may remove
+ * them). */
+void wg_batch_make_room(struct wg_device *dev);
+/* A waiting job's keypair is still its peer's, under the same index
+ * (it may have gone while the job waited). */
+bool wg_batch_job_current(struct wg_device *dev, const struct wg_crypt_job *job);
 struct wg_crypt_job *wg_batch_job(struct wg_device *dev);
 void wg_send_finish(struct wg_device *dev, struct wg_crypt_job *job);
 void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job);

@@ -136,18 +136,24 @@ static void noise_mix_ephemeral(uint8_t ck[32], uint8_t hash[32],
 	noise_mix_hash(hash, e, 32);
 }
 
+/* (ck, k) = KDF2(ck, dh) when the DH worked (ok); dh is wiped. */
+static bool noise_mix_dh_out(uint8_t ck[32], uint8_t *key, uint8_t dh[32],
+			     bool ok)
+{
+	if (ok)
+		crypto_kdf(ck, key, NULL, ck, dh, 32);
+	crypto_wipe(dh, 32);
+	return ok;
+}
+
 /* (ck, k) = KDF2(ck, DH(priv, pub)); false for a small-order point.
  * priv_pub is priv's own public key (it spares OpenSSL deriving it). */
 static bool noise_mix_dh(uint8_t ck[32], uint8_t *key, const uint8_t priv[32],
 			 const uint8_t priv_pub[32], const uint8_t pub[32])
 {
 	uint8_t dh[32];
-	bool ok = crypto_dh_pair(dh, priv, priv_pub, pub);
 
-	if (ok)
-		crypto_kdf(ck, key, NULL, ck, dh, 32);
-	crypto_wipe(dh, sizeof(dh));
-	return ok;
+	return noise_mix_dh_out(ck, key, dh, crypto_dh_pair(dh, priv, priv_pub, pub));
 }
 
 /* The same with a key held ready for DH. */
@@ -155,12 +161,8 @@ static bool noise_mix_dh_key(uint8_t ck[32], uint8_t *key,
 			     struct crypto_dh_key *k, const uint8_t pub[32])
 {
 	uint8_t dh[32];
-	bool ok = crypto_dh_key_derive(k, dh, pub);
 
-	if (ok)
-		crypto_kdf(ck, key, NULL, ck, dh, 32);
-	crypto_wipe(dh, sizeof(dh));
-	return ok;
+	return noise_mix_dh_out(ck, key, dh, crypto_dh_key_derive(k, dh, pub));
 }
 
 /* (ck, k) = KDF2(ck, precomputed DH(s, s_remote)). */

@@ -323,10 +323,7 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
 
 	memcpy(&counter, buf + offsetof(struct msg_data, counter), sizeof(counter));
 	counter = le64toh(counter);
-	/* A full batch is finished before the lookup: finishing may rotate
-	 * or free keypairs. */
-	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
-		wg_batch_flush(dev);
+	wg_batch_make_room(dev);	/* before the lookup */
 	slot = wg_index_find(dev, index);
 	if (!slot || slot->kind != WG_INDEX_KEYPAIR) {
 		dev->stats.rx_unknown_index++;
@@ -362,10 +359,7 @@ static void receive_data(struct wg_device *dev, const union wg_sockaddr *from,
  * taking a delivery), so it is looked up again. */
 void wg_receive_finish(struct wg_device *dev, struct wg_crypt_job *job)
 {
-	struct wg_index_slot *slot = wg_index_find(dev, job->index);
-
-	if (!slot || slot->kind != WG_INDEX_KEYPAIR || slot->kp != job->kp ||
-	    slot->peer != job->peer) {
+	if (!wg_batch_job_current(dev, job)) {
 		dev->stats.rx_unknown_index++;
 		return;
 	}

@@ -107,12 +107,8 @@ static void send_data(struct wg_peer *peer, uint8_t *buf, size_t len,
  * a delivery finished before it), so the keypair is looked up again. */
 void wg_send_finish(struct wg_device *dev, struct wg_crypt_job *job)
 {
-	struct wg_index_slot *slot = wg_index_find(dev, job->index);
-
-	if (!slot || slot->kind != WG_INDEX_KEYPAIR || slot->kp != job->kp ||
-	    slot->peer != job->peer || !job->ok)
-		return;
-	send_done(job->peer, job->msg, job->msglen, job->plen);
+	if (job->ok && wg_batch_job_current(dev, job))
+		send_done(job->peer, job->msg, job->msglen, job->plen);
 }
 
 /* Queues a copy of the packet; the oldest is dropped when full. */
@@ -216,10 +212,7 @@ void wg_device_send(struct wg_device *dev, uint8_t *buf, size_t len)
 	struct ip_info ip;
 	struct aip_owner *owner;
 
-	/* a full batch is finished before the lookup (finishing may remove
-	 * the peer we would find) */
-	if (dev->batching && dev->n_jobs == WG_BATCH_MAX)
-		wg_batch_flush(dev);
+	wg_batch_make_room(dev);	/* before the lookup */
 	if (!ip_parse(buf + WG_HEADROOM, len, &ip)) {
 		dev->stats.tx_no_route++;
 		return;

@@ -315,13 +315,13 @@ static void serve_arm(struct serve *s, uint64_t control_next)
 
 	if (control_next && control_next < at)
 		at = control_next;
+	if (at && at == s->armed)
+		return;		/* most events move no deadline: no syscall */
+	s->armed = at;
 	its.it_value.tv_sec = (time_t)(at / 1000000000ull);
 	its.it_value.tv_nsec = (long)(at % 1000000000ull);
 	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
 		its.it_value.tv_nsec = 1;
-	if (at == s->armed)
-		return;		/* most events move no deadline: no syscall */
-	s->armed = at;
 	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
