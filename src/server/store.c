@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "nodedir.h"
+
 #define STORE_ERR_SIZE 256
 #define STORE_HINTS    64
 
@@ -95,6 +97,8 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX IF NOT EXISTS nodes_ephemeral_id ON nodes(id) WHERE ephemeral = 1;",
 };
 
+#define STORE_TOUCHED 256
+
 #define NET_COLS  "id, name, ifnull(prefix4, ''), ifnull(prefix6, ''), created"
 #define KEY_COLS  "id, network_id, secret_hash, reusable, ephemeral, revoked, " \
 		  "expires, uses, tags, created"
@@ -114,7 +118,7 @@ enum store_st {
 	ST_NODE_STALE, ST_NODE_DELETE, ST_NODE_RENAME, ST_NODE_EXPIRE,
 	ST_NODE_SEEN, ST_NODE_SEEN_EP, ST_NAME_TAKEN, ST_IP4_TAKEN, ST_IP6_TAKEN,
 	ST_REMOVED_ADD, ST_REMOVED_GET,
-	ST_AUDIT_APPEND, ST_AUDIT_LIST,
+	ST_AUDIT_APPEND, ST_AUDIT_LIST, ST_DATA_VERSION,
 	ST_COUNT
 };
 
@@ -182,6 +186,8 @@ static const char *const store_sql[ST_COUNT] = {
 			    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE time >= ?1 AND id > ?2"
 			  " ORDER BY id LIMIT ?3",
+	/* Changes when another connection commits (not for our own). */
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* Lowest possibly free host offset per network and family. */
@@ -196,6 +202,16 @@ struct store {
 	char err[STORE_ERR_SIZE];
 	struct store_hint hints[STORE_HINTS];
 	unsigned hint_victim;
+	/* The node cache (store_node_cache): NULL when off.  Stale: it may
+	 * miss a change, so reads go to SQLite until store_sync reloads it. */
+	struct nodedir *dir;
+	bool dir_stale;
+	int64_t data_version;
+	/* Nodes the cache changed inside the open transaction: a rollback
+	 * reads them again. */
+	int64_t touched[STORE_TOUCHED];
+	size_t n_touched;
+	bool touched_over;
 };
 
 /* --- errors and statements -------------------------------------------------- */
@@ -364,6 +380,8 @@ static void store_hint_lower(struct store *s, int64_t network_id, int fam, uint6
 
 /* --- transactions --------------------------------------------------------- */
 
+static void store_dir_undone(struct store *s);
+
 int store_begin(struct store *s)
 {
 	return store_exec(s, "BEGIN IMMEDIATE");
@@ -371,13 +389,24 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-	return store_exec(s, "COMMIT");
+	int rc = store_exec(s, "COMMIT");
+
+	/* A failed COMMIT may have ended the transaction (rolled back). */
+	if (rc && sqlite3_get_autocommit(s->db))
+		store_dir_undone(s);
+	else if (!rc)
+		s->n_touched = 0, s->touched_over = false;
+	return rc;
 }
 
 int store_rollback(struct store *s)
 {
+	int rc;
+
 	store_hints_clear(s);
-	return store_exec(s, "ROLLBACK");
+	rc = store_exec(s, "ROLLBACK");
+	store_dir_undone(s);
+	return rc;
 }
 
 /* Starts an operation's own transaction, or a savepoint inside the
@@ -399,6 +428,7 @@ static int store_op_end(struct store *s, bool outer, int rc)
 	store_hints_clear(s);
 	sqlite3_exec(s->db, outer ? "ROLLBACK" :
 		     "ROLLBACK TO store_op; RELEASE store_op", NULL, NULL, NULL);
+	store_dir_undone(s);
 	return rc;
 }
 
@@ -565,6 +595,7 @@ void store_close(struct store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	nodedir_free(s->dir);
 	free(s);
 }
 
@@ -844,6 +875,9 @@ int store_network_delete(struct store *s, const char *name, bool force)
 	rc = store_op_end(s, outer, rc);
 	if (rc == 0 && (h = store_hint(s, net.id, false)))
 		h->network_id = 0;
+	/* Its nodes went with it: the cache is read again at the next sync. */
+	if (rc == 0 && count > 0 && s->dir)
+		s->dir_stale = true;
 	return rc;
 }
 
@@ -1054,7 +1088,7 @@ static int store_node_rows(struct store *s, sqlite3_stmt *st,
 	return store_rows_end(st, rc);
 }
 
-int store_node_get(struct store *s, int64_t id, struct store_node *out)
+static int store_node_get_sql(struct store *s, int64_t id, struct store_node *out)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_NODE_BY_ID);
 
@@ -1064,12 +1098,202 @@ int store_node_get(struct store *s, int64_t id, struct store_node *out)
 	return store_node_one(s, st, out);
 }
 
+/* --- the node cache --------------------------------------------------------- */
+
+#define STORE_LOAD_PAGE 256
+
+static bool store_dir_on(const struct store *s)
+{
+	return s->dir && !s->dir_stale;
+}
+
+/* A cache answer: 0, or -ENOENT as the query would say it. */
+static int store_dir_answer(struct store *s, bool found)
+{
+	return found ? 0 : store_fail(s, -ENOENT, "no such node");
+}
+
+static int store_data_version(struct store *s, int64_t *v)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_DATA_VERSION);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	if ((rc = store_step(s, st)) <= 0)
+		return rc ? rc : store_fail(s, -EIO, "database: no data_version");
+	*v = sqlite3_column_int64(st, 0);
+	store_done(st);
+	return 0;
+}
+
+/* Fills the cache with every node, and the data version that goes with
+ * them (one read transaction).  Outside transactions only. */
+static int store_dir_load(struct store *s)
+{
+	struct store_node *page = malloc(STORE_LOAD_PAGE * sizeof(*page));
+	int64_t after = 0, v = 0;
+	size_t n = STORE_LOAD_PAGE;
+	int rc;
+
+	if (!page)
+		return store_fail(s, -ENOMEM, "out of memory for the node cache");
+	nodedir_clear(s->dir);
+	s->dir_stale = true;
+	s->n_touched = 0;
+	s->touched_over = false;
+	rc = store_exec(s, "BEGIN");
+	if (!rc)
+		rc = store_data_version(s, &v);
+	while (!rc && n == STORE_LOAD_PAGE) {
+		rc = store_node_list(s, 0, after, page, STORE_LOAD_PAGE, &n);
+		for (size_t i = 0; !rc && i < n; i++)
+			if (nodedir_put(s->dir, &page[i]))
+				rc = store_fail(s, -ENOMEM, "out of memory for the node cache");
+		if (n)
+			after = page[n - 1].id;
+	}
+	if (rc)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		rc = store_exec(s, "COMMIT");
+	free(page);
+	if (rc) {
+		nodedir_clear(s->dir);
+		return rc;
+	}
+	s->data_version = v;
+	s->dir_stale = false;
+	return 0;
+}
+
+int store_node_cache(struct store *s, bool on)
+{
+	int rc;
+
+	if (!on) {
+		nodedir_free(s->dir);
+		s->dir = NULL;
+		return 0;
+	}
+	if (s->dir)
+		return 0;
+	if (!sqlite3_get_autocommit(s->db))
+		return store_fail(s, -EBUSY, "the node cache cannot start inside a transaction");
+	if (!(s->dir = nodedir_new()))
+		return store_fail(s, -ENOMEM, "out of memory for the node cache");
+	if ((rc = store_dir_load(s))) {
+		nodedir_free(s->dir);
+		s->dir = NULL;
+	}
+	return rc;
+}
+
+size_t store_node_cached(const struct store *s)
+{
+	return store_dir_on(s) ? nodedir_count(s->dir) : 0;
+}
+
+int store_sync(struct store *s)
+{
+	int64_t v;
+	int rc;
+
+	if (!s->dir || !sqlite3_get_autocommit(s->db))
+		return 0;
+	if (!s->dir_stale) {
+		if ((rc = store_data_version(s, &v)))
+			return rc;
+		if (v == s->data_version)
+			return 0;
+	}
+	return store_dir_load(s);
+}
+
+/* The cache changed node id inside a transaction: remember it. */
+static void store_dir_touch(struct store *s, int64_t id)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (s->n_touched < STORE_TOUCHED)
+		s->touched[s->n_touched++] = id;
+	else
+		s->touched_over = true;
+}
+
+static void store_dir_put(struct store *s, const struct store_node *n)
+{
+	if (!store_dir_on(s))
+		return;
+	if (nodedir_put(s->dir, n))
+		s->dir_stale = true;
+	store_dir_touch(s, n->id);
+}
+
+/* Node id as the database has it now, into the cache. */
+static void store_dir_reread(struct store *s, int64_t id)
+{
+	struct store_node n;
+	int rc;
+
+	if (!store_dir_on(s))
+		return;
+	rc = store_node_get_sql(s, id, &n);
+	if (rc == 0)
+		store_dir_put(s, &n);
+	else if (rc == -ENOENT) {
+		nodedir_del(s->dir, id);
+		store_dir_touch(s, id);
+	} else
+		s->dir_stale = true;
+}
+
+/* A rollback (whole, or to a savepoint) undid changes: what the cache
+ * changed since the transaction began is read again.  The error message
+ * of whatever failed stays the store's. */
+static void store_dir_undone(struct store *s)
+{
+	char err[STORE_ERR_SIZE];
+	int64_t ids[STORE_TOUCHED];
+	size_t n = s->n_touched;
+	bool over = s->touched_over;
+
+	if (!s->dir)
+		return;
+	memcpy(err, s->err, sizeof(err));
+	memcpy(ids, s->touched, n * sizeof(ids[0]));
+	s->n_touched = 0;
+	s->touched_over = false;
+	if (over)
+		s->dir_stale = true;
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = ids[i];
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = ids[k] == id;
+		if (!seen)
+			store_dir_reread(s, id);
+	}
+	if (sqlite3_get_autocommit(s->db))
+		s->n_touched = 0, s->touched_over = false;
+	memcpy(s->err, err, sizeof(err));
+}
+
+int store_node_get(struct store *s, int64_t id, struct store_node *out)
+{
+	if (store_dir_on(s))
+		return store_dir_answer(s, nodedir_get_id(s->dir, id, out));
+	return store_node_get_sql(s, id, out);
+}
+
 int store_node_get_key(struct store *s, const uint8_t public_key[32],
 		       struct store_node *out)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_NODE_BY_KEY);
+	sqlite3_stmt *st;
 
-	if (!st)
+	if (store_dir_on(s))
+		return store_dir_answer(s, nodedir_get_key(s->dir, public_key, out));
+	if (!(st = store_stmt(s, ST_NODE_BY_KEY)))
 		return -EIO;
 	sqlite3_bind_blob(st, 1, public_key, 32, SQLITE_STATIC);
 	return store_node_one(s, st, out);
@@ -1078,9 +1302,11 @@ int store_node_get_key(struct store *s, const uint8_t public_key[32],
 int store_node_get_name(struct store *s, int64_t network_id, const char *name,
 			struct store_node *out)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_NODE_BY_NAME);
+	sqlite3_stmt *st;
 
-	if (!st)
+	if (store_dir_on(s))
+		return store_dir_answer(s, nodedir_get_name(s->dir, network_id, name, out));
+	if (!(st = store_stmt(s, ST_NODE_BY_NAME)))
 		return -EIO;
 	sqlite3_bind_int64(st, 1, network_id);
 	store_bind_text(st, 2, name);
@@ -1097,6 +1323,9 @@ int store_node_get_addr(struct store *s, int64_t network_id, const char *addr,
 
 	if (ipam_addr_parse(addr, &family, a))
 		return store_fail(s, -EINVAL, "\"%.64s\" is not an IP address", addr);
+	if (store_dir_on(s))
+		return store_dir_answer(s, nodedir_get_addr(s->dir, network_id, family,
+							    a, out));
 	ipam_addr_format(family, a, text);	/* the stored spelling */
 	if (!(st = store_stmt(s, family == AF_INET ? ST_NODE_BY_IP4 : ST_NODE_BY_IP6)))
 		return -EIO;
@@ -1258,9 +1487,12 @@ int store_node_create(struct store *s, const struct store_node_req *req,
 	if (rc == 0)
 		rc = store_node_insert(s, req, name, ip4, ip6);
 	if (rc == 0)
-		rc = store_node_get(s, sqlite3_last_insert_rowid(s->db), out ? out : &local);
-	if ((rc = store_op_end(s, outer, rc)) == 0)
+		rc = store_node_get_sql(s, sqlite3_last_insert_rowid(s->db),
+					out ? out : &local);
+	if ((rc = store_op_end(s, outer, rc)) == 0) {
 		memcpy(store_hint(s, net.id, true)->next, next, sizeof(next));
+		store_dir_put(s, out ? out : &local);
+	}
 	return rc;
 }
 
@@ -1297,8 +1529,13 @@ int store_node_delete(struct store *s, int64_t id)
 	if (!(st = store_stmt(s, ST_NODE_DELETE)))
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
-	if ((rc = store_run_one(s, st, "node")) == 0)
+	if ((rc = store_run_one(s, st, "node")) == 0) {
 		store_node_unhint(s, &n);
+		if (store_dir_on(s)) {
+			nodedir_del(s->dir, id);
+			store_dir_touch(s, id);
+		}
+	}
 	return rc;
 }
 
@@ -1317,24 +1554,31 @@ int store_node_rename(struct store *s, int64_t id, const char *name)
 	rc = store_run_one(s, st, "node");
 	if (rc == -EEXIST)
 		store_fail(s, rc, "name \"%s\" is already taken in this network", name);
+	if (rc == 0)
+		store_dir_reread(s, id);
 	return rc;
 }
 
 int store_node_expire(struct store *s, int64_t id, int64_t when)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_NODE_EXPIRE);
+	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, when);
-	return store_run_one(s, st, "node");
+	if ((rc = store_run_one(s, st, "node")) == 0)
+		store_dir_reread(s, id);
+	return rc;
 }
 
 int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
 		    const char *endpoints)
 {
 	sqlite3_stmt *st = store_stmt(s, endpoints ? ST_NODE_SEEN_EP : ST_NODE_SEEN);
+	struct store_node n;
+	int rc;
 
 	if (!st)
 		return -EIO;
@@ -1342,7 +1586,19 @@ int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
 	sqlite3_bind_int64(st, 2, last_seen);
 	if (endpoints)
 		store_bind_field(st, 3, endpoints, STORE_ENDPOINTS_SIZE);
-	return store_run_one(s, st, "node");
+	if ((rc = store_run_one(s, st, "node")) || !store_dir_on(s))
+		return rc;
+	/* The presence flush writes many of these: the cached record is
+	 * changed in place rather than read again. */
+	if (!nodedir_get_id(s->dir, id, &n)) {
+		store_dir_reread(s, id);
+		return 0;
+	}
+	n.last_seen = last_seen;
+	if (endpoints)
+		snprintf(n.endpoints, sizeof(n.endpoints), "%s", endpoints);
+	store_dir_put(s, &n);
+	return 0;
 }
 
 /* --- removed keys ----------------------------------------------------------- */

@@ -209,6 +209,19 @@ int store_node_expire(struct store *s, int64_t id, int64_t when);
 int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
 		    const char *endpoints);
 
+/* --- the node cache ---------------------------------------------------------
+ * A process that answers many node lookups (the server) keeps every node in
+ * memory: store_node_get, _get_key, _get_name and _get_addr are then hash
+ * probes, whatever the number of nodes.  This store's own writes update it
+ * (a rollback reads back what it undid); writes by other connections are
+ * seen by store_sync, which compares SQLite's data_version and reloads on a
+ * change.  Between two syncs a read may miss another process's change, so a
+ * process that turns the cache on syncs once per event it handles.  Off by
+ * default: then every read asks the database. */
+int store_node_cache(struct store *s, bool on);	/* on: loads every node */
+int store_sync(struct store *s);		/* no-op in a transaction */
+size_t store_node_cached(const struct store *s);	/* 0 when off or stale */
+
 /* --- removed keys ------------------------------------------------------------
  * Public keys of nodes an administrator deleted or expired (directly or
  * with a forced network delete): the control plane refuses them for good,

@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ctlnet.h"
 #include "device.h"
+#include "interest.h"
 #include "ipam.h"
 #include "log.h"
 #include "stun.h"
@@ -28,7 +29,7 @@
 #include "uapi.h"
 #include "when.h"
 
-#define CONTROL_BUCKETS 65536		/* sessions and interest, chained */
+#define CONTROL_MIN_BUCKETS 64		/* sessions, chained; doubled as they come */
 #define CONTROL_PROVISIONAL_TTL (60 * NSEC_PER_SEC)
 #define CONTROL_MAX_PROVISIONAL 4096
 #define CONTROL_MAX_DEFERRED 4096	/* audit entries waiting for a flush */
@@ -46,22 +47,6 @@ struct sess {
 	uint64_t refused_req, refused_hs;	/* the refusal last logged */
 	uint16_t node_port;		/* the node's control port */
 	struct sess *next_key, *next_id;
-};
-
-/* Who looked up a node: they hear of its changes and removal. */
-struct watcher {
-	int64_t node_id;
-	uint64_t notified;		/* monotonic ns of the last connect push */
-};
-
-struct interest {
-	int64_t node_id;
-	uint8_t pub[32];
-	struct watcher *watchers;
-	size_t n, cap;
-	uint32_t *index;		/* open addressing: position + 1, 0 empty */
-	size_t index_mask;
-	struct interest *next;
 };
 
 /* Networks never change name or prefixes, and their ids are never reused
@@ -94,8 +79,10 @@ struct control {
 	struct control_net netcache[CONTROL_NETCACHE];
 	struct wg_device *dev;
 	int fd;
-	struct sess *by_key[CONTROL_BUCKETS], *by_id[CONTROL_BUCKETS];
-	struct interest *interest[CONTROL_BUCKETS];
+	/* Sized to the sessions (load <= 1): with a few, they stay in cache. */
+	struct sess **by_key, **by_id;
+	size_t sess_mask;
+	struct interest_table *interest;	/* who looked up whom */
 	struct provisional *prov;	/* ring */
 	size_t prov_head, prov_n;
 	uint64_t notify_id;
@@ -123,24 +110,59 @@ static int64_t control_unix(void)
 	return (int64_t)(clock_real_ns() / NSEC_PER_SEC);
 }
 
-/* --- sessions and interest --- */
+/* --- sessions --- */
 
-static size_t control_hkey(const uint8_t pub[32])
+static size_t control_hkey(const struct control *c, const uint8_t pub[32])
 {
 	uint32_t h;
 
 	memcpy(&h, pub, 4);	/* public keys are uniformly random */
-	return h % CONTROL_BUCKETS;
+	return h & c->sess_mask;
 }
 
-static size_t control_hid(int64_t id)
+static size_t control_hid(const struct control *c, int64_t id)
 {
-	return (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 48) % CONTROL_BUCKETS;
+	return (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 32) & c->sess_mask;
+}
+
+/* Both session tables with size buckets; false (nothing changed) when out
+ * of memory. */
+static bool control_sess_resize(struct control *c, size_t size)
+{
+	struct sess **key = calloc(size, sizeof(*key)), **id = calloc(size, sizeof(*id));
+	struct sess **old_key = c->by_key, **old_id = c->by_id, *s, *next;
+	size_t old_size = c->by_key ? c->sess_mask + 1 : 0, h;
+
+	if (!key || !id) {
+		free(key);
+		free(id);
+		return false;
+	}
+	c->by_key = key;
+	c->by_id = id;
+	c->sess_mask = size - 1;
+	for (size_t k = 0; k < old_size; k++) {
+		for (s = old_key[k]; s; s = next) {
+			next = s->next_key;
+			h = control_hkey(c, s->pub);
+			s->next_key = key[h];
+			key[h] = s;
+		}
+		for (s = old_id[k]; s; s = next) {
+			next = s->next_id;
+			h = control_hid(c, s->node_id);
+			s->next_id = id[h];
+			id[h] = s;
+		}
+	}
+	free(old_key);
+	free(old_id);
+	return true;
 }
 
 static struct sess *control_sess_key(struct control *c, const uint8_t pub[32])
 {
-	struct sess *s = c->by_key[control_hkey(pub)];
+	struct sess *s = c->by_key[control_hkey(c, pub)];
 
 	while (s && memcmp(s->pub, pub, 32))
 		s = s->next_key;
@@ -149,7 +171,7 @@ static struct sess *control_sess_key(struct control *c, const uint8_t pub[32])
 
 static struct sess *control_sess_id(struct control *c, int64_t id)
 {
-	struct sess *s = c->by_id[control_hid(id)];
+	struct sess *s = c->by_id[control_hid(c, id)];
 
 	while (s && s->node_id != id)
 		s = s->next_id;
@@ -158,11 +180,15 @@ static struct sess *control_sess_id(struct control *c, int64_t id)
 
 static struct sess *control_sess_new(struct control *c, const uint8_t pub[32])
 {
-	struct sess *s = calloc(1, sizeof(*s));
-	size_t h = control_hkey(pub);
+	struct sess *s;
+	size_t h;
 
-	if (!s)
+	/* A failed resize keeps the tables: longer chains, same answers. */
+	if (c->stats.sessions > c->sess_mask)
+		control_sess_resize(c, 2 * (c->sess_mask + 1));
+	if (!(s = calloc(1, sizeof(*s))))
 		return NULL;
+	h = control_hkey(c, pub);
 	memcpy(s->pub, pub, 32);
 	s->next_key = c->by_key[h];
 	c->by_key[h] = s;
@@ -173,7 +199,7 @@ static struct sess *control_sess_new(struct control *c, const uint8_t pub[32])
 static void control_sess_set_node(struct control *c, struct sess *s,
 				  const struct store_node *n)
 {
-	size_t h = control_hid(n->id);
+	size_t h = control_hid(c, n->id);
 
 	s->node_id = n->id;
 	s->network_id = n->network_id;
@@ -209,13 +235,13 @@ static int control_sess_flush(struct control *c, struct sess *s)
 
 static void control_sess_free(struct control *c, struct sess *s)
 {
-	struct sess **pp = &c->by_key[control_hkey(s->pub)];
+	struct sess **pp = &c->by_key[control_hkey(c, s->pub)];
 
 	while (*pp != s)
 		pp = &(*pp)->next_key;
 	*pp = s->next_key;
 	if (s->node_id) {
-		pp = &c->by_id[control_hid(s->node_id)];
+		pp = &c->by_id[control_hid(c, s->node_id)];
 		while (*pp != s)
 			pp = &(*pp)->next_id;
 		*pp = s->next_id;
@@ -234,99 +260,6 @@ static void control_drop(struct control *c, const uint8_t pub[32])
 		wg_peer_remove(p);
 	if (s)
 		control_sess_free(c, s);
-}
-
-static struct interest *control_interest(struct control *c, int64_t id,
-					 const uint8_t *pub)
-{
-	struct interest **pp = &c->interest[control_hid(id)], *i;
-
-	for (i = *pp; i; i = i->next)
-		if (i->node_id == id)
-			return i;
-	if (!pub || !(i = calloc(1, sizeof(*i))))
-		return NULL;
-	i->node_id = id;
-	memcpy(i->pub, pub, 32);
-	i->next = *pp;
-	*pp = i;
-	return i;
-}
-
-/* Records that watcher knows target; returns its entry (NULL: no memory). */
-static size_t control_widx(int64_t id, size_t mask)
-{
-	return (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 32) & mask;
-}
-
-/* Rebuilds the watcher index for cap entries (load factor <= 1/2), so a
- * node watched by thousands is still found in O(1). */
-static bool control_windex_grow(struct interest *i, size_t cap)
-{
-	size_t size = 16, mask;
-	uint32_t *idx;
-
-	while (size < 2 * cap)
-		size *= 2;
-	if (!(idx = calloc(size, sizeof(*idx))))
-		return false;
-	mask = size - 1;
-	for (size_t k = 0; k < i->n; k++) {
-		size_t h = control_widx(i->watchers[k].node_id, mask);
-		while (idx[h])
-			h = (h + 1) & mask;
-		idx[h] = (uint32_t)(k + 1);
-	}
-	free(i->index);
-	i->index = idx;
-	i->index_mask = mask;
-	return true;
-}
-
-/* Records that watcher knows target; returns its entry (NULL: no memory). */
-static struct watcher *control_watch(struct control *c, int64_t target,
-				     const uint8_t target_pub[32], int64_t watcher)
-{
-	struct interest *i = control_interest(c, target, target_pub);
-	size_t h;
-
-	if (!i)
-		return NULL;
-	if (i->index)
-		for (h = control_widx(watcher, i->index_mask); i->index[h];
-		     h = (h + 1) & i->index_mask)
-			if (i->watchers[i->index[h] - 1].node_id == watcher)
-				return &i->watchers[i->index[h] - 1];
-	if (i->n == i->cap) {
-		size_t cap = i->cap ? 2 * i->cap : 4;
-		struct watcher *w = realloc(i->watchers, cap * sizeof(*w));
-		if (!w)
-			return NULL;
-		i->watchers = w;
-		i->cap = cap;
-		if (!control_windex_grow(i, cap))
-			return NULL;
-	}
-	i->watchers[i->n] = (struct watcher){ .node_id = watcher };
-	for (h = control_widx(watcher, i->index_mask); i->index[h];
-	     h = (h + 1) & i->index_mask)
-		;
-	i->index[h] = (uint32_t)(i->n + 1);
-	return &i->watchers[i->n++];
-}
-
-static void control_unwatch_all(struct control *c, int64_t id)
-{
-	struct interest **pp = &c->interest[control_hid(id)], *i;
-
-	while ((i = *pp) && i->node_id != id)
-		pp = &i->next;
-	if (!i)
-		return;
-	*pp = i->next;
-	free(i->watchers);
-	free(i->index);
-	free(i);
 }
 
 /* --- sending --- */
@@ -875,17 +808,20 @@ static void control_lookup(struct control *c, struct wg_peer *peer,
 		return;
 	}
 	c->stats.lookups++;
-	/* Both now know each other: both hear of the other's changes.  The
-	 * target hears first, so that it knows the caller before the
-	 * caller's handshake (which our answer starts) reaches it. */
-	control_watch(c, t.id, t.public_key, s->node_id);
-	if ((w = control_watch(c, s->node_id, s->pub, t.id)) &&
+	/* The caller now knows the target: it hears of its changes. */
+	interest_watch(c->interest, t.id, t.public_key, s->node_id);
+	/* An online target is told of the caller at once (before the
+	 * caller's handshake, which our answer starts, reaches it), and
+	 * from then on hears of the caller's changes.  An offline one
+	 * learns nothing now: when it is back, the caller's handshake makes
+	 * it look the caller up, and that records it. */
+	if (control_sess_id(c, t.id) &&
+	    (w = interest_watch(c->interest, s->node_id, s->pub, t.id)) &&
 	    /* A node asking again and again (a load, or a retry loop)
 	     * pushes at most once per REKEY_TIMEOUT: a handshake takes
 	     * no longer. */
 	    (!w->notified || c->dev->now - w->notified >= REKEY_TIMEOUT) &&
-	    /* Our own record only when the target is there to hear it. */
-	    control_sess_id(c, t.id) && !store_node_get(c->st, s->node_id, &self)) {
+	    !store_node_get(c->st, s->node_id, &self)) {
 		w->notified = c->dev->now;
 		control_notify(c, &self, t.id, CTL_NOTIFY_PEER_WANTS_CONNECT);
 	}
@@ -904,10 +840,11 @@ static void control_ok(struct control *c, struct wg_peer *peer,
 /* n changed: every node that looked it up hears of it (peer_changed). */
 static void control_push_changed(struct control *c, const struct store_node *n)
 {
-	struct interest *i = control_interest(c, n->id, NULL);
+	size_t k, count;
+	const struct watcher *w = interest_watchers(c->interest, n->id, &count, NULL);
 
-	for (size_t k = 0; i && k < i->n; k++)
-		control_notify(c, n, i->watchers[k].node_id, CTL_NOTIFY_PEER_CHANGED);
+	for (k = 0; k < count; k++)
+		control_notify(c, n, w[k].node_id, CTL_NOTIFY_PEER_CHANGED);
 }
 
 static void control_endpoints(struct control *c, struct wg_peer *peer,
@@ -1211,6 +1148,8 @@ int control_open(struct control **out, struct store *st,
 	*out = NULL;
 	if (!c || !(c->prov = calloc(CONTROL_MAX_PROVISIONAL, sizeof(*c->prov))) ||
 	    !(c->deferred = calloc(CONTROL_MAX_DEFERRED, sizeof(*c->deferred))) ||
+	    !(c->interest = interest_new()) ||
+	    !control_sess_resize(c, CONTROL_MIN_BUCKETS) ||
 	    !(c->dev = wg_device_new(&control_ops, c))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -1239,12 +1178,12 @@ void control_close(struct control *c)
 		return;
 	if (c->dev && control_flush(c))
 		log_error("last seen times not saved: %s", store_errmsg(c->st));
-	for (size_t h = 0; h < CONTROL_BUCKETS; h++) {
+	for (size_t h = 0; c->by_key && h <= c->sess_mask; h++)
 		while (c->by_key[h])
 			control_sess_free(c, c->by_key[h]);
-		while (c->interest[h])
-			control_unwatch_all(c, c->interest[h]->node_id);
-	}
+	free(c->by_key);
+	free(c->by_id);
+	interest_free(c->interest);
 	wg_device_free(c->dev);	/* wipes keys */
 	if (c->fd >= 0)
 		close(c->fd);
@@ -1338,7 +1277,7 @@ int control_flush(struct control *c)
 		open = false;
 	else
 		r = control_flush_deferred(c);
-	for (size_t h = 0; h < CONTROL_BUCKETS && !r; h++)
+	for (size_t h = 0; h <= c->sess_mask && !r; h++)
 		for (struct sess *s = c->by_id[h]; s && !r; s = s->next_id) {
 			int64_t seen = control_peer_seen(c, wg_peer_find(c->dev, s->pub));
 			if (!seen || (seen <= s->flushed && !c->flush_failed))
@@ -1360,29 +1299,31 @@ int control_flush(struct control *c)
 
 void control_node_removed(struct control *c, int64_t node_id)
 {
-	struct interest *i = control_interest(c, node_id, NULL);
+	const uint8_t *pub;
+	size_t n;
+	const struct watcher *i = interest_watchers(c->interest, node_id, &n, &pub);
 	struct sess *s = control_sess_id(c, node_id);
 	struct ctl_msg m;
 
 	clock_feed(c->dev);
 	if (s && control_sess_flush(c, s))	/* an expired node stays listed */
 		log_warn("last seen time not saved: %s", store_errmsg(c->st));
-	for (size_t k = 0; i && k < i->n; k++) {
-		struct sess *w = control_sess_id(c, i->watchers[k].node_id);
+	for (size_t k = 0; k < n; k++) {
+		struct sess *w = control_sess_id(c, i[k].node_id);
 		struct wg_peer *peer = w ? wg_peer_find(c->dev, w->pub) : NULL;
 		if (!peer)
 			continue;
 		ctl_msg_init(&m, CTL_NOTIFY, ++c->notify_id);
 		m.notify_kind = CTL_NOTIFY_PEER_REMOVED;
 		m.node_id = (uint64_t)node_id;
-		memcpy(m.public_key, i->pub, 32);
+		memcpy(m.public_key, pub, 32);
 		m.present |= CTL_HAS(CTL_T_NOTIFY_KIND) | CTL_HAS(CTL_T_NODE_ID) |
 			     CTL_HAS(CTL_T_PUBLIC_KEY);
 		control_send(c, peer, w->node_port, &m);
 		c->stats.notifies++;
 	}
 	control_out_flush(c);
-	control_unwatch_all(c, node_id);
+	interest_forget(c->interest, node_id);
 	if (s)
 		control_drop(c, s->pub);
 }

@@ -27,6 +27,7 @@
 #endif
 
 static char dir[64], path[96];
+static bool cached;	/* this pass runs with the node cache on */
 
 static void make_key(uint8_t key[32], uint32_t seed)
 {
@@ -64,6 +65,9 @@ static struct store *open_store(void)
 	int rc = store_open_err(&s, path, err, sizeof(err));
 
 	CHECK(rc == 0 && s, "open %s: %s", path, rc ? err : "ok");
+	if (s && cached)
+		CHECK(store_node_cache(s, true) == 0, "node cache on, %zu node(s)",
+		      store_node_cached(s));
 	return s;
 }
 
@@ -599,6 +603,144 @@ static void bench(struct store *s, int count)
 	      count, t);
 }
 
+/* --- the node cache ------------------------------------------------------------------ */
+
+static bool node_same(const struct store_node *a, const struct store_node *b)
+{
+	return a->id == b->id && a->network_id == b->network_id &&
+	       !memcmp(a->public_key, b->public_key, 32) && !strcmp(a->name, b->name) &&
+	       !strcmp(a->hostname, b->hostname) && !strcmp(a->ipv4, b->ipv4) &&
+	       !strcmp(a->ipv6, b->ipv6) && !strcmp(a->tags, b->tags) &&
+	       a->ephemeral == b->ephemeral && a->created == b->created &&
+	       a->last_seen == b->last_seen && a->expires == b->expires &&
+	       !strcmp(a->endpoints, b->endpoints);
+}
+
+/* Asked every way, s answers for want as the database does. */
+static int node_mismatches(struct store *s, const struct store_node *want)
+{
+	struct store_node got;
+	int bad = 0;
+
+	bad += store_node_get(s, want->id, &got) || !node_same(&got, want);
+	bad += store_node_get_key(s, want->public_key, &got) || !node_same(&got, want);
+	bad += store_node_get_name(s, want->network_id, want->name, &got) ||
+	       !node_same(&got, want);
+	if (want->ipv4[0])
+		bad += store_node_get_addr(s, want->network_id, want->ipv4, &got) ||
+		       !node_same(&got, want);
+	if (want->ipv6[0])
+		bad += store_node_get_addr(s, want->network_id, want->ipv6, &got) ||
+		       !node_same(&got, want);
+	return bad;
+}
+
+/* Gone every way. */
+static bool node_gone(struct store *s, const struct store_node *n)
+{
+	struct store_node got;
+
+	return store_node_get(s, n->id, &got) == -ENOENT &&
+	       store_node_get_key(s, n->public_key, &got) == -ENOENT &&
+	       store_node_get_name(s, n->network_id, n->name, &got) == -ENOENT &&
+	       (!n->ipv4[0] || store_node_get_addr(s, n->network_id, n->ipv4, &got) == -ENOENT) &&
+	       (!n->ipv6[0] || store_node_get_addr(s, n->network_id, n->ipv6, &got) == -ENOENT);
+}
+
+/* With the cache on (the second pass), reads come from memory: they must
+ * answer as the database would after the store's own writes, its
+ * rollbacks, and (after store_sync) other connections' writes. */
+static void test_cache(struct store *s)
+{
+	static struct store_node page[64], many[300];
+	struct store_node a, b, c, got, moved;
+	struct store_network net, net2;
+	struct store_node_req r;
+	struct store *o = NULL;
+	int64_t after = 0;
+	int bad = 0, total = 0, left = 0;
+	size_t n = 64;
+
+	CHECK(store_open(&o, path) == 0, "cache: a second connection");
+	if (!o)
+		return;
+	/* Other processes wrote (test_concurrent_alloc), and a forced
+	 * network delete left the cache to be read again. */
+	CHECK(store_sync(s) == 0, "cache: sync");
+	store_network_create(s, "cache", NULL, NULL, T0, &net);
+	r = req_for(net.id, 900, "cached");
+	r.endpoints = "192.0.2.1:1";
+	r.tags = "tag:a";
+	CHECK(store_node_create(s, &r, &a) == 0 && node_mismatches(s, &a) == 0,
+	      "cache: a new node, every way");
+	while (n == 64 && store_node_list(o, 0, after, page, 64, &n) == 0) {
+		for (size_t i = 0; i < n; i++, total++)
+			bad += node_mismatches(s, &page[i]);
+		if (n)
+			after = page[n - 1].id;
+	}
+	CHECK(bad == 0 && total > 1000, "cache: all %d nodes by id, key, name and addresses "
+	      "as the database has them (%d differ)", total, bad);
+	CHECK(store_node_cached(s) == (cached ? (size_t)total : 0),
+	      "cache: holds %zu node(s)", store_node_cached(s));
+
+	r = req_for(net.id, 901, "other");
+	CHECK(store_node_create(o, &r, &b) == 0 && store_sync(s) == 0 &&
+	      node_mismatches(s, &b) == 0, "cache: another connection's join, after a sync");
+	CHECK(store_node_rename(o, b.id, "renamed") == 0 && store_node_expire(o, b.id, T0 + 9) == 0 &&
+	      store_node_seen(o, b.id, T0 + 8, "203.0.113.5:5") == 0 && store_sync(s) == 0 &&
+	      store_node_get_name(s, net.id, "other", &got) == -ENOENT &&
+	      store_node_get(o, b.id, &moved) == 0 && node_mismatches(s, &moved) == 0,
+	      "cache: another connection's rename, expiry and endpoints, after a sync");
+	CHECK(store_node_delete(o, b.id) == 0 && store_sync(s) == 0 && node_gone(s, &moved),
+	      "cache: another connection's delete, after a sync");
+	CHECK(store_sync(s) == 0 && node_mismatches(s, &a) == 0, "cache: a sync with nothing new");
+
+	CHECK(store_node_seen(s, a.id, T0 + 7, "198.51.100.7:7") == 0 &&
+	      store_node_get(o, a.id, &got) == 0 && node_mismatches(s, &got) == 0 &&
+	      store_node_seen(s, a.id, T0 + 8, NULL) == 0 &&
+	      store_node_get(o, a.id, &a) == 0 && node_mismatches(s, &a) == 0,
+	      "cache: own endpoints and last seen, as written");
+
+	store_begin(s);
+	store_node_rename(s, a.id, "inside");
+	store_node_seen(s, a.id, T0 + 20, "198.51.100.20:20");
+	store_node_expire(s, a.id, T0 + 30);
+	r = req_for(net.id, 902, "tx-node");
+	store_node_create(s, &r, &c);
+	CHECK(store_node_get_name(s, net.id, "inside", &got) == 0 && got.expires == T0 + 30 &&
+	      store_node_get_key(s, r.public_key, &got) == 0,
+	      "cache: a transaction sees its own changes");
+	CHECK(store_rollback(s) == 0 && node_mismatches(s, &a) == 0 && node_gone(s, &c) &&
+	      store_node_get_name(s, net.id, "inside", &got) == -ENOENT,
+	      "cache: after a rollback, as before it");
+	store_begin(s);
+	CHECK(store_node_delete(s, a.id) == 0 && node_gone(s, &a), "cache: delete in a transaction");
+	CHECK(store_rollback(s) == 0 && node_mismatches(s, &a) == 0, "cache: the delete rolled back");
+
+	store_network_create(s, "many", NULL, NULL, T0, &net2);
+	store_begin(s);
+	for (int i = 0; i < 300; i++) {
+		r = req_for(net2.id, 30000 + (uint32_t)i, "many");
+		bad += store_node_create(s, &r, &many[i]) != 0;
+	}
+	store_rollback(s);
+	for (int i = 0; i < 300; i++)
+		left += !node_gone(s, &many[i]);
+	CHECK(bad == 0 && left == 0, "cache: 300 joins rolled back (more than the journal "
+	      "holds), %d still found", left);
+	CHECK(store_sync(s) == 0 && node_mismatches(s, &a) == 0 &&
+	      store_node_cached(s) == (cached ? (size_t)total : 0),
+	      "cache: reloaded at the next sync, %zu node(s)", store_node_cached(s));
+
+	CHECK(store_network_delete(s, "cache", true) == 0 && node_gone(s, &a),
+	      "cache: a forced network delete takes its nodes");
+	CHECK(store_sync(s) == 0 && node_gone(s, &a) &&
+	      store_node_cached(s) == (cached ? (size_t)total - 1 : 0),
+	      "cache: after the next sync, %zu node(s)", store_node_cached(s));
+	store_close(o);
+}
+
 /* A newer schema and an unusable path are refused with a reason. */
 static void test_open_refusals(void)
 {
@@ -630,7 +772,8 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
-int main(void)
+/* Every test, against a new database, with the node cache off or on. */
+static int suite(void)
 {
 	struct store_network robots;
 	struct store_node got;
@@ -638,12 +781,13 @@ int main(void)
 	const char *bn = getenv("WEFT_STORE_BENCH_N");
 	char ula[64], ula2[64];
 
+	printf("# node cache %s\n", cached ? "on" : "off");
 	snprintf(dir, sizeof(dir), "/tmp/weft-store.XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	if (!(s = open_store()))
-		return cleanup(), check_done();
+		return cleanup(), 1;
 	test_open(s);
 	test_networks(s);
 	store_network_get(s, "robots", &robots);
@@ -657,12 +801,13 @@ int main(void)
 	test_rollback(s);
 	test_thousand(s);
 	test_concurrent_alloc(s);
+	test_cache(s);
 	store_meta_get(s, STORE_META_ULA, ula, sizeof(ula));
 	store_close(s);
 	test_migrate_v1();
 
 	if (!(s = open_store()))
-		return cleanup(), check_done();
+		return cleanup(), 1;
 	CHECK(store_meta_get(s, STORE_META_ULA, ula2, sizeof(ula2)) == 0 && strcmp(ula, ula2) == 0,
 	      "reopen: same ULA");
 	CHECK(store_network_get(s, "robots", &robots) == 0 &&
@@ -674,5 +819,14 @@ int main(void)
 	store_close(s);
 	test_open_refusals();
 	cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	cached = false;
+	suite();
+	cached = true;
+	suite();
 	return check_done();
 }

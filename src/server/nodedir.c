@@ -1,0 +1,355 @@
+/*
+ * nodedir — see nodedir.h.
+ */
+#include "nodedir.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "ipam.h"
+
+enum { BY_ID, BY_KEY, BY_NAME, BY_V4, BY_V6, NODEDIR_IDX };
+enum { T_NAME, T_HOSTNAME, T_IPV4, T_IPV6, T_TAGS, T_ENDPOINTS, NODEDIR_TEXT };
+
+#define NODEDIR_MIN_BUCKETS 64
+
+struct rec {
+	struct rec *next[NODEDIR_IDX];
+	uint64_t hash[NODEDIR_IDX];
+	int64_t id, network_id;
+	int64_t created, last_seen, expires;
+	uint8_t key[32];
+	uint8_t a4[4], a6[16];
+	bool has4, has6, ephemeral;
+	uint16_t len[NODEDIR_TEXT];	/* without the NUL that follows each */
+	char text[];			/* the strings, in T_ order */
+};
+
+struct nodedir {
+	struct rec **bucket[NODEDIR_IDX];
+	size_t mask;			/* buckets - 1, the same in every index */
+	size_t count;
+	uint64_t seed;
+};
+
+/* --- hashing --- */
+
+static uint64_t nodedir_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* FNV-1a from a seeded basis, then mixed with the network. */
+static uint64_t nodedir_hash_bytes(uint64_t seed, int64_t net, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return nodedir_mix(h ^ (uint64_t)net);
+}
+
+static uint64_t nodedir_hash_id(const struct nodedir *d, int64_t id)
+{
+	return nodedir_mix((uint64_t)id ^ d->seed);
+}
+
+/* Whether r is in index i, and its hash there. */
+static bool rec_indexed(const struct nodedir *d, const struct rec *r, int i,
+			uint64_t *h)
+{
+	switch (i) {
+	case BY_ID:
+		*h = nodedir_hash_id(d, r->id);
+		return true;
+	case BY_KEY:
+		*h = nodedir_hash_bytes(d->seed, 0, r->key, 32);
+		return true;
+	case BY_NAME:
+		*h = nodedir_hash_bytes(d->seed, r->network_id, r->text, r->len[T_NAME]);
+		return true;
+	case BY_V4:
+		*h = nodedir_hash_bytes(d->seed, r->network_id, r->a4, 4);
+		return r->has4;
+	default:
+		*h = nodedir_hash_bytes(d->seed, r->network_id, r->a6, 16);
+		return r->has6;
+	}
+}
+
+/* --- the tables --- */
+
+static void nodedir_link(struct nodedir *d, struct rec *r)
+{
+	for (int i = 0; i < NODEDIR_IDX; i++) {
+		struct rec **b;
+		if (!rec_indexed(d, r, i, &r->hash[i])) {
+			r->next[i] = NULL;
+			continue;
+		}
+		b = &d->bucket[i][r->hash[i] & d->mask];
+		r->next[i] = *b;
+		*b = r;
+	}
+}
+
+static void nodedir_unlink(struct nodedir *d, struct rec *r)
+{
+	for (int i = 0; i < NODEDIR_IDX; i++) {
+		struct rec **pp = &d->bucket[i][r->hash[i] & d->mask];
+		while (*pp && *pp != r)
+			pp = &(*pp)->next[i];
+		if (*pp)
+			*pp = r->next[i];
+	}
+}
+
+/* Every record, through the id index (each is there exactly once). */
+static struct rec *nodedir_take_all(struct nodedir *d)
+{
+	struct rec *all = NULL, *r;
+
+	for (size_t k = 0; k <= d->mask; k++)
+		while ((r = d->bucket[BY_ID][k])) {
+			d->bucket[BY_ID][k] = r->next[BY_ID];
+			r->next[BY_ID] = all;
+			all = r;
+		}
+	for (int i = 0; i < NODEDIR_IDX; i++)
+		memset(d->bucket[i], 0, (d->mask + 1) * sizeof(*d->bucket[i]));
+	return all;
+}
+
+/* Rebuilds every index with buckets buckets; false (nothing changed) when
+ * out of memory. */
+static bool nodedir_resize(struct nodedir *d, size_t buckets)
+{
+	struct rec **nb[NODEDIR_IDX], *all, *next;
+
+	for (int i = 0; i < NODEDIR_IDX; i++)
+		if (!(nb[i] = calloc(buckets, sizeof(*nb[i])))) {
+			while (i--)
+				free(nb[i]);
+			return false;
+		}
+	all = nodedir_take_all(d);
+	for (int i = 0; i < NODEDIR_IDX; i++) {
+		free(d->bucket[i]);
+		d->bucket[i] = nb[i];
+	}
+	d->mask = buckets - 1;
+	for (; all; all = next) {
+		next = all->next[BY_ID];
+		nodedir_link(d, all);
+	}
+	return true;
+}
+
+struct nodedir *nodedir_new(void)
+{
+	struct nodedir *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	if (getrandom(&d->seed, sizeof(d->seed), 0) != sizeof(d->seed))
+		d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ULL;
+	for (int i = 0; i < NODEDIR_IDX; i++)
+		if (!(d->bucket[i] = calloc(NODEDIR_MIN_BUCKETS, sizeof(*d->bucket[i])))) {
+			nodedir_free(d);
+			return NULL;
+		}
+	d->mask = NODEDIR_MIN_BUCKETS - 1;
+	return d;
+}
+
+void nodedir_clear(struct nodedir *d)
+{
+	struct rec *r = nodedir_take_all(d), *next;
+
+	for (; r; r = next) {
+		next = r->next[BY_ID];
+		free(r);
+	}
+	d->count = 0;
+}
+
+void nodedir_free(struct nodedir *d)
+{
+	if (!d)
+		return;
+	if (d->bucket[BY_ID])
+		nodedir_clear(d);
+	for (int i = 0; i < NODEDIR_IDX; i++)
+		free(d->bucket[i]);
+	free(d);
+}
+
+size_t nodedir_count(const struct nodedir *d)
+{
+	return d->count;
+}
+
+/* --- records --- */
+
+static struct rec *nodedir_find_id(const struct nodedir *d, int64_t id)
+{
+	uint64_t h = nodedir_hash_id(d, id);
+	struct rec *r = d->bucket[BY_ID][h & d->mask];
+
+	while (r && r->id != id)
+		r = r->next[BY_ID];
+	return r;
+}
+
+static struct rec *rec_make(const struct store_node *n)
+{
+	const char *t[NODEDIR_TEXT] = { n->name, n->hostname, n->ipv4, n->ipv6,
+					n->tags, n->endpoints };
+	const size_t cap[NODEDIR_TEXT] = { sizeof(n->name), sizeof(n->hostname),
+					   sizeof(n->ipv4), sizeof(n->ipv6),
+					   sizeof(n->tags), sizeof(n->endpoints) };
+	size_t len[NODEDIR_TEXT], total = 0;
+	uint8_t a[16];
+	struct rec *r;
+	char *p;
+	int fam;
+
+	for (int i = 0; i < NODEDIR_TEXT; i++)
+		total += (len[i] = strnlen(t[i], cap[i] - 1)) + 1;
+	if (!(r = calloc(1, sizeof(*r) + total)))
+		return NULL;
+	r->id = n->id;
+	r->network_id = n->network_id;
+	r->created = n->created;
+	r->last_seen = n->last_seen;
+	r->expires = n->expires;
+	r->ephemeral = n->ephemeral;
+	memcpy(r->key, n->public_key, 32);
+	if (n->ipv4[0] && !ipam_addr_parse(n->ipv4, &fam, a) && fam == AF_INET) {
+		memcpy(r->a4, a, 4);
+		r->has4 = true;
+	}
+	if (n->ipv6[0] && !ipam_addr_parse(n->ipv6, &fam, a) && fam == AF_INET6) {
+		memcpy(r->a6, a, 16);
+		r->has6 = true;
+	}
+	p = r->text;
+	for (int i = 0; i < NODEDIR_TEXT; i++) {
+		r->len[i] = (uint16_t)len[i];
+		memcpy(p, t[i], len[i]);
+		p[len[i]] = '\0';
+		p += len[i] + 1;
+	}
+	return r;
+}
+
+static void rec_copy(const struct rec *r, struct store_node *n)
+{
+	char *f[NODEDIR_TEXT] = { n->name, n->hostname, n->ipv4, n->ipv6,
+				  n->tags, n->endpoints };
+	const char *p = r->text;
+
+	n->id = r->id;
+	n->network_id = r->network_id;
+	n->created = r->created;
+	n->last_seen = r->last_seen;
+	n->expires = r->expires;
+	n->ephemeral = r->ephemeral;
+	memcpy(n->public_key, r->key, 32);
+	for (int i = 0; i < NODEDIR_TEXT; i++) {
+		memcpy(f[i], p, (size_t)r->len[i] + 1);
+		p += r->len[i] + 1;
+	}
+}
+
+int nodedir_put(struct nodedir *d, const struct store_node *n)
+{
+	struct rec *r = rec_make(n), *old;
+
+	if (!r)
+		return -ENOMEM;
+	if ((old = nodedir_find_id(d, n->id))) {
+		nodedir_unlink(d, old);
+		free(old);
+		d->count--;
+	}
+	/* A failed resize keeps the old buckets: longer chains, same answers. */
+	if (d->count >= d->mask + 1)
+		nodedir_resize(d, 2 * (d->mask + 1));
+	nodedir_link(d, r);
+	d->count++;
+	return 0;
+}
+
+bool nodedir_del(struct nodedir *d, int64_t id)
+{
+	struct rec *r = nodedir_find_id(d, id);
+
+	if (!r)
+		return false;
+	nodedir_unlink(d, r);
+	free(r);
+	d->count--;
+	return true;
+}
+
+bool nodedir_get_id(const struct nodedir *d, int64_t id, struct store_node *out)
+{
+	const struct rec *r = nodedir_find_id(d, id);
+
+	if (r)
+		rec_copy(r, out);
+	return r != NULL;
+}
+
+bool nodedir_get_key(const struct nodedir *d, const uint8_t key[32],
+		     struct store_node *out)
+{
+	uint64_t h = nodedir_hash_bytes(d->seed, 0, key, 32);
+	const struct rec *r = d->bucket[BY_KEY][h & d->mask];
+
+	while (r && (r->hash[BY_KEY] != h || memcmp(r->key, key, 32)))
+		r = r->next[BY_KEY];
+	if (r)
+		rec_copy(r, out);
+	return r != NULL;
+}
+
+bool nodedir_get_name(const struct nodedir *d, int64_t network_id,
+		      const char *name, struct store_node *out)
+{
+	size_t len = strlen(name);
+	uint64_t h = nodedir_hash_bytes(d->seed, network_id, name, len);
+	const struct rec *r = d->bucket[BY_NAME][h & d->mask];
+
+	while (r && (r->hash[BY_NAME] != h || r->network_id != network_id ||
+		     r->len[T_NAME] != len || memcmp(r->text, name, len)))
+		r = r->next[BY_NAME];
+	if (r)
+		rec_copy(r, out);
+	return r != NULL;
+}
+
+bool nodedir_get_addr(const struct nodedir *d, int64_t network_id, int family,
+		      const uint8_t addr[16], struct store_node *out)
+{
+	int i = family == AF_INET ? BY_V4 : BY_V6;
+	size_t n = family == AF_INET ? 4 : 16;
+	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, n);
+	const struct rec *r = d->bucket[i][h & d->mask];
+
+	while (r && (r->hash[i] != h || r->network_id != network_id ||
+		     memcmp(i == BY_V4 ? r->a4 : r->a6, addr, n)))
+		r = r->next[i];
+	if (r)
+		rec_copy(r, out);
+	return r != NULL;
+}
