@@ -36,9 +36,17 @@ static void fuzz_round_trip(const struct ctl_msg *m)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ctl_msg m;
+	const uint8_t *v;
+	size_t vlen;
 	uint8_t type;
 	uint64_t id;
 	int r = ctl_decode(data, size, &m);
+
+	/* The hint reader stays inside the buffer whatever it is given. */
+	for (unsigned t = 0; t <= CTL_T_MAX + 1; t++)
+		if (ctl_find(data, size, t, &v, &vlen) == 0 &&
+		    (v < data + CTL_HEADER_LEN || vlen > (size_t)(data + size - v)))
+			abort();
 
 	if (r != 0) {
 		if ((r != -EBADMSG && r != -EPROTO && r != -EMSGSIZE) ||
@@ -48,6 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ctl_peek(data, size, &type, &id) != 0 || type != m.type ||
 	    id != m.request_id)
+		abort();
+	/* A decoded message has each TLV once: the hint is that value. */
+	if ((m.present & CTL_HAS(CTL_T_TARGET_IPV4)) &&
+	    (ctl_find(data, size, CTL_T_TARGET_IPV4, &v, &vlen) != 0 || vlen != 4 ||
+	     memcmp(v, m.target_ipv4, 4) != 0))
 		abort();
 	fuzz_round_trip(&m);
 	ctl_msg_wipe(&m);

@@ -239,6 +239,14 @@ int ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *m);
 int ctl_peek(const uint8_t *buf, size_t len, uint8_t *type,
 	     uint64_t *request_id);
 
+/* The value of the first TLV of type t, without decoding the message: a
+ * hint for a server that prefetches what a batch of messages will read,
+ * before it decodes each in turn.  Nothing is judged but the bounds:
+ * returns 0 with *v and *vlen (pointing into buf), -ENOENT when there is
+ * none, -EBADMSG when the header or a TLV is cut.  Reads only buf[0..len). */
+int ctl_find(const uint8_t *buf, size_t len, unsigned t, const uint8_t **v,
+	     size_t *vlen);
+
 /* Wipes the whole struct, secrets included. */
 void ctl_msg_wipe(struct ctl_msg *m);
 

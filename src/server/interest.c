@@ -208,6 +208,27 @@ const struct watcher *interest_watchers(const struct interest_table *t,
 	return i && i->n ? i->w : NULL;
 }
 
+void interest_prefetch(const struct interest_table *t, int64_t target, int stage)
+{
+	const struct interest *i;
+
+	if (stage == 0) {
+		__builtin_prefetch(&t->slots[interest_hash(target) & t->mask]);
+		return;
+	}
+	if (!(i = t->slots[interest_slot(t, target)].i))
+		return;
+	if (stage == 1) {
+		for (size_t off = 0; off < sizeof(*i); off += 64)
+			__builtin_prefetch((const char *)i + off);
+		return;
+	}
+	/* What a search reads: the list (scanned) or the index. */
+	if (i->w != i->inline_w && !i->index)
+		for (size_t off = 0; off < i->n * sizeof(*i->w); off += 64)
+			__builtin_prefetch((const char *)i->w + off);
+}
+
 void interest_forget(struct interest_table *t, int64_t target)
 {
 	size_t h = interest_slot(t, target), j = h;

@@ -40,6 +40,10 @@ struct watcher *interest_watch(struct interest_table *t, int64_t target,
 const struct watcher *interest_watchers(const struct interest_table *t,
 					int64_t target, size_t *n,
 					const uint8_t **pub);
+/* For a batch about to record watchers: stage 0 for each target starts
+ * loading its table slot, stage 1 (after stage 0 for all) its record,
+ * stage 2 its list of watchers, so that the misses overlap. */
+void interest_prefetch(const struct interest_table *t, int64_t target, int stage);
 /* Drops target and its watchers (it was removed). */
 void interest_forget(struct interest_table *t, int64_t target);
 

@@ -338,18 +338,61 @@ bool nodedir_get_name(const struct nodedir *d, int64_t network_id,
 	return r != NULL;
 }
 
-bool nodedir_get_addr(const struct nodedir *d, int64_t network_id, int family,
-		      const uint8_t addr[16], struct store_node *out)
+static const struct rec *nodedir_find_addr(const struct nodedir *d, int64_t network_id,
+					   int family, const uint8_t addr[16],
+					   struct rec *const **bucket)
 {
 	int i = family == AF_INET ? BY_V4 : BY_V6;
 	size_t n = family == AF_INET ? 4 : 16;
 	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, n);
-	const struct rec *r = d->bucket[i][h & d->mask];
+	const struct rec *r;
 
-	while (r && (r->hash[i] != h || r->network_id != network_id ||
-		     memcmp(i == BY_V4 ? r->a4 : r->a6, addr, n)))
-		r = r->next[i];
+	*bucket = &d->bucket[i][h & d->mask];
+	for (r = **bucket; r; r = r->next[i])
+		if (r->hash[i] == h && r->network_id == network_id &&
+		    !memcmp(i == BY_V4 ? r->a4 : r->a6, addr, n))
+			break;
+	return r;
+}
+
+bool nodedir_get_addr(const struct nodedir *d, int64_t network_id, int family,
+		      const uint8_t addr[16], struct store_node *out)
+{
+	struct rec *const *b;
+	const struct rec *r = nodedir_find_addr(d, network_id, family, addr, &b);
+
 	if (r)
 		rec_copy(r, out);
 	return r != NULL;
+}
+
+/* The lines of a record that a lookup reads: fixed fields and text. */
+static void nodedir_prefetch_rec(const struct rec *r)
+{
+	const char *p = (const char *)r;
+
+	for (size_t off = 0; off < sizeof(*r) + 128; off += 64)
+		__builtin_prefetch(p + off);
+}
+
+int64_t nodedir_prefetch_addr(const struct nodedir *d, int64_t network_id,
+			      int family, const uint8_t addr[16], int stage)
+{
+	int i = family == AF_INET ? BY_V4 : BY_V6;
+	size_t n = family == AF_INET ? 4 : 16;
+	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, n);
+	struct rec *const *b = &d->bucket[i][h & d->mask];
+	const struct rec *r;
+
+	if (stage == 0) {
+		__builtin_prefetch(b);
+		return 0;
+	}
+	if (stage == 1) {
+		if (*b)
+			nodedir_prefetch_rec(*b);
+		return 0;
+	}
+	r = nodedir_find_addr(d, network_id, family, addr, &b);
+	return r ? r->id : 0;
 }

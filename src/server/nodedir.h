@@ -50,4 +50,11 @@ bool nodedir_get_name(const struct nodedir *d, int64_t network_id,
 bool nodedir_get_addr(const struct nodedir *d, int64_t network_id, int family,
 		      const uint8_t addr[16], struct store_node *out);
 
+/* For a batch of address lookups about to be made: stage 0 for each of
+ * them starts loading its index slot, stage 1 (after stage 0 for all) the
+ * record there, stage 2 finds the node and returns its id (0: none), so
+ * that the batch's cache misses overlap instead of following each other. */
+int64_t nodedir_prefetch_addr(const struct nodedir *d, int64_t network_id,
+			      int family, const uint8_t addr[16], int stage);
+
 #endif

@@ -1279,6 +1279,14 @@ static void store_dir_undone(struct store *s)
 	memcpy(s->err, err, sizeof(err));
 }
 
+int64_t store_node_prefetch_addr(struct store *s, int64_t network_id, int family,
+				 const uint8_t addr[16], int stage)
+{
+	if (!store_dir_on(s) || (family != AF_INET && family != AF_INET6))
+		return 0;
+	return nodedir_prefetch_addr(s->dir, network_id, family, addr, stage);
+}
+
 int store_node_get(struct store *s, int64_t id, struct store_node *out)
 {
 	if (store_dir_on(s))

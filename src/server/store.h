@@ -221,6 +221,12 @@ int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
 int store_node_cache(struct store *s, bool on);	/* on: loads every node */
 int store_sync(struct store *s);		/* no-op in a transaction */
 size_t store_node_cached(const struct store *s);	/* 0 when off or stale */
+/* For a batch of address lookups about to be made (a server answering a
+ * receive batch): call with stage 0 for each, then 1 for each, then 2,
+ * which returns the node's id (0: not found, or the cache is off).  The
+ * batch's cache misses then overlap; nothing else changes. */
+int64_t store_node_prefetch_addr(struct store *s, int64_t network_id, int family,
+				 const uint8_t addr[16], int stage);
 
 /* --- removed keys ------------------------------------------------------------
  * Public keys of nodes an administrator deleted or expired (directly or

@@ -66,6 +66,19 @@ struct deferred {
 	char detail[128];
 };
 
+/* A control message of the receive batch, waiting for its end (see
+ * control_batch_run).  The payload stays in rx[] until the next batch. */
+struct pending {
+	const uint8_t *payload;
+	size_t len;
+	uint8_t pub[32];		/* its session's key */
+	uint16_t port;
+	uint8_t family;			/* a LOOKUP by address: AF_INET(6), else 0 */
+	uint8_t addr[16];
+	int64_t network_id;
+	int64_t target;			/* the node it names, when known */
+};
+
 /* A key let in on trust by the hook; removed unless it registers. */
 struct provisional {
 	uint8_t pub[32];
@@ -98,6 +111,10 @@ struct control {
 	 * sendmmsg at its end (control_out_flush): fewer system calls, and a
 	 * NOTIFY's receiver cannot preempt us before the caller's answer. */
 	unsigned n_out;
+	/* Control messages of the receive batch being handled. */
+	bool batching;
+	unsigned n_pend;
+	struct pending pend[CONTROL_BATCH];
 	size_t out_len[CONTROL_BATCH];
 	union wg_sockaddr out_to[CONTROL_BATCH];
 	uint8_t out[CONTROL_BATCH][CONTROL_BUF];
@@ -928,20 +945,15 @@ static void control_request(struct control *c, struct wg_peer *peer,
 
 /* --- the engine's callbacks --- */
 
-static void control_deliver(void *ctx, struct wg_peer *peer,
-			    const uint8_t *pkt, size_t len)
+/* One control message from peer's session. */
+static void control_message(struct control *c, struct wg_peer *peer, uint16_t port,
+			    const uint8_t *payload, size_t plen)
 {
-	struct control *c = ctx;
-	const uint8_t *payload;
-	size_t plen;
-	uint16_t port;
 	uint8_t type;
 	uint64_t req;
 	struct ctl_msg m;
 	struct sess *s;
 
-	if (!ctlnet_unwrap(pkt, len, CTLNET_TO_SERVER, &payload, &plen, &port))
-		return;		/* not control traffic: nodes talk to nodes */
 	s = control_sess_key(c, peer->public_key);
 	if (!s) {
 		if (!(s = control_sess_new(c, peer->public_key)))
@@ -957,6 +969,87 @@ static void control_deliver(void *ctx, struct wg_peer *peer,
 	}
 	control_request(c, peer, s, &m);
 	ctl_msg_wipe(&m);
+}
+
+static void control_deliver(void *ctx, struct wg_peer *peer,
+			    const uint8_t *pkt, size_t len)
+{
+	struct control *c = ctx;
+	const uint8_t *payload;
+	struct pending *p;
+	size_t plen;
+	uint16_t port;
+
+	if (!ctlnet_unwrap(pkt, len, CTLNET_TO_SERVER, &payload, &plen, &port))
+		return;		/* not control traffic: nodes talk to nodes */
+	if (!c->batching || c->n_pend == CONTROL_BATCH) {
+		control_message(c, peer, port, payload, plen);
+		return;
+	}
+	p = &c->pend[c->n_pend++];
+	p->payload = payload;
+	p->len = plen;
+	memcpy(p->pub, peer->public_key, 32);
+	p->port = port;
+	p->family = 0;
+	p->target = 0;
+}
+
+/* What a pending message will look up, when it is a LOOKUP by address
+ * from a registered session: a hint only (the message is decoded and
+ * judged in full when its turn comes). */
+static void control_batch_hint(struct control *c, struct pending *p)
+{
+	const uint8_t *v;
+	struct sess *s;
+	uint64_t req;
+	uint8_t type;
+	size_t n;
+
+	if (ctl_peek(p->payload, p->len, &type, &req) || type != CTL_LOOKUP ||
+	    !(s = control_sess_key(c, p->pub)) || !s->node_id)
+		return;
+	p->network_id = s->network_id;
+	memset(p->addr, 0, sizeof(p->addr));
+	if (!ctl_find(p->payload, p->len, CTL_T_TARGET_IPV4, &v, &n) && n == 4) {
+		p->family = AF_INET;
+		memcpy(p->addr, v, 4);
+	} else if (!ctl_find(p->payload, p->len, CTL_T_TARGET_IPV6, &v, &n) && n == 16) {
+		p->family = AF_INET6;
+		memcpy(p->addr, v, 16);
+	}
+}
+
+/* Handles the batch's control messages in the order they came.  Before,
+ * for its LOOKUPs, it brings the target's record and watcher list toward
+ * the CPU in stages, all lookups of a stage at a time: with 100 000 nodes
+ * each would otherwise wait for five or six cache misses in a row, one
+ * lookup after another. */
+static void control_batch_run(struct control *c)
+{
+	unsigned n = c->n_pend, k;
+	int stage;
+
+	for (k = 0; k < n; k++)
+		control_batch_hint(c, &c->pend[k]);
+	for (stage = 0; stage < 3; stage++)
+		for (k = 0; k < n; k++)
+			if (c->pend[k].family)
+				c->pend[k].target = store_node_prefetch_addr(c->st,
+						c->pend[k].network_id, c->pend[k].family,
+						c->pend[k].addr, stage);
+	for (stage = 0; stage < 3; stage++)
+		for (k = 0; k < n; k++)
+			if (c->pend[k].target)
+				interest_prefetch(c->interest, c->pend[k].target, stage);
+	for (k = 0; k < n; k++) {
+		struct pending *p = &c->pend[k];
+		/* An earlier message may have ended this session (LOGOUT). */
+		struct wg_peer *peer = wg_peer_find(c->dev, p->pub);
+		if (peer)
+			control_message(c, peer, p->port, p->payload, p->len);
+	}
+	c->n_pend = 0;
 }
 
 static void control_prov_push(struct control *c, const uint8_t pub[32],
@@ -1218,6 +1311,7 @@ void control_event(struct control *c, int fd)
 	if (n <= 0)
 		return;
 	clock_feed(c->dev);
+	c->batching = true;
 	for (int i = 0; i < n; i++) {
 		/* STUN on this port too: a node's discovery compares what
 		 * this port and the STUN port see of it. */
@@ -1231,6 +1325,8 @@ void control_event(struct control *c, int fd)
 		}
 		wg_device_receive(c->dev, &from[i], c->rx[i], msgs[i].msg_len);
 	}
+	c->batching = false;
+	control_batch_run(c);
 	control_out_flush(c);
 }
 
