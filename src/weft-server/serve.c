@@ -264,10 +264,6 @@ static int serve_open(struct serve *s, const struct state_paths *p,
 
 	if ((r = state_load(p, &s->st, priv, listen, err, errlen)))
 		return r;
-	if ((r = serve_cache(s, err, errlen))) {
-		crypto_wipe(priv, sizeof(priv));
-		return r;
-	}
 	s->ops.st = s->st;
 	s->ops.ephemeral_timeout = opt->ephemeral_timeout;
 	/* Reap at least twice per timeout, so a short one (tests) is kept
@@ -286,7 +282,7 @@ static int serve_open(struct serve *s, const struct state_paths *p,
 		snprintf(err, errlen, "another weft-server is already running on %s "
 			 "(it answers on %s); stop it first", p->dir, p->sock);
 		r = -EADDRINUSE;
-	} else if (!(r = serve_fds(s, err, errlen))) {
+	} else if (!(r = serve_fds(s, err, errlen)) && !(r = serve_cache(s, err, errlen))) {
 		r = control_open(&s->ctl, s->st, priv, listen, err, errlen);
 		if (!r)
 			r = serve_relay_open(s, opt, priv, listen, err, errlen);
