@@ -323,16 +323,27 @@ bool nodedir_get_key(const struct nodedir *d, const uint8_t key[32],
 	return r != NULL;
 }
 
-bool nodedir_get_name(const struct nodedir *d, int64_t network_id,
-		      const char *name, struct store_node *out)
+static const struct rec *nodedir_find_name(const struct nodedir *d, int64_t network_id,
+					   const char *name, struct rec *const **bucket)
 {
 	size_t len = strlen(name);
 	uint64_t h = nodedir_hash_bytes(d->seed, network_id, name, len);
-	const struct rec *r = d->bucket[BY_NAME][h & d->mask];
+	const struct rec *r;
 
-	while (r && (r->hash[BY_NAME] != h || r->network_id != network_id ||
-		     r->len[T_NAME] != len || memcmp(r->text, name, len)))
-		r = r->next[BY_NAME];
+	*bucket = &d->bucket[BY_NAME][h & d->mask];
+	for (r = **bucket; r; r = r->next[BY_NAME])
+		if (r->hash[BY_NAME] == h && r->network_id == network_id &&
+		    r->len[T_NAME] == len && !memcmp(r->text, name, len))
+			break;
+	return r;
+}
+
+bool nodedir_get_name(const struct nodedir *d, int64_t network_id,
+		      const char *name, struct store_node *out)
+{
+	struct rec *const *b;
+	const struct rec *r = nodedir_find_name(d, network_id, name, &b);
+
 	if (r)
 		rec_copy(r, out);
 	return r != NULL;
@@ -375,24 +386,34 @@ static void nodedir_prefetch_rec(const struct rec *r)
 		__builtin_prefetch(p + off);
 }
 
+/* Stage 0: the bucket; 1: the record at its head; 2: the answer. */
+static int64_t nodedir_prefetch_stage(struct rec *const *b, const struct rec *r,
+				      int stage)
+{
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (stage == 1 && *b)
+		nodedir_prefetch_rec(*b);
+	return stage == 2 && r ? r->id : 0;
+}
+
 int64_t nodedir_prefetch_addr(const struct nodedir *d, int64_t network_id,
 			      int family, const uint8_t addr[16], int stage)
 {
 	int i = family == AF_INET ? BY_V4 : BY_V6;
-	size_t n = family == AF_INET ? 4 : 16;
-	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, n);
+	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, i == BY_V4 ? 4 : 16);
 	struct rec *const *b = &d->bucket[i][h & d->mask];
-	const struct rec *r;
 
-	if (stage == 0) {
-		__builtin_prefetch(b);
-		return 0;
-	}
-	if (stage == 1) {
-		if (*b)
-			nodedir_prefetch_rec(*b);
-		return 0;
-	}
-	r = nodedir_find_addr(d, network_id, family, addr, &b);
-	return r ? r->id : 0;
+	return nodedir_prefetch_stage(b, stage == 2 ? nodedir_find_addr(d, network_id,
+				      family, addr, &b) : NULL, stage);
+}
+
+int64_t nodedir_prefetch_name(const struct nodedir *d, int64_t network_id,
+			      const char *name, int stage)
+{
+	uint64_t h = nodedir_hash_bytes(d->seed, network_id, name, strlen(name));
+	struct rec *const *b = &d->bucket[BY_NAME][h & d->mask];
+
+	return nodedir_prefetch_stage(b, stage == 2 ? nodedir_find_name(d, network_id,
+				      name, &b) : NULL, stage);
 }

@@ -56,5 +56,7 @@ bool nodedir_get_addr(const struct nodedir *d, int64_t network_id, int family,
  * that the batch's cache misses overlap instead of following each other. */
 int64_t nodedir_prefetch_addr(const struct nodedir *d, int64_t network_id,
 			      int family, const uint8_t addr[16], int stage);
+int64_t nodedir_prefetch_name(const struct nodedir *d, int64_t network_id,
+			      const char *name, int stage);
 
 #endif

@@ -1287,6 +1287,12 @@ int64_t store_node_prefetch_addr(struct store *s, int64_t network_id, int family
 	return nodedir_prefetch_addr(s->dir, network_id, family, addr, stage);
 }
 
+int64_t store_node_prefetch_name(struct store *s, int64_t network_id,
+				 const char *name, int stage)
+{
+	return store_dir_on(s) ? nodedir_prefetch_name(s->dir, network_id, name, stage) : 0;
+}
+
 int store_node_get(struct store *s, int64_t id, struct store_node *out)
 {
 	if (store_dir_on(s))

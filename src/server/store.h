@@ -227,6 +227,8 @@ size_t store_node_cached(const struct store *s);	/* 0 when off or stale */
  * batch's cache misses then overlap; nothing else changes. */
 int64_t store_node_prefetch_addr(struct store *s, int64_t network_id, int family,
 				 const uint8_t addr[16], int stage);
+int64_t store_node_prefetch_name(struct store *s, int64_t network_id,
+				 const char *name, int stage);
 
 /* --- removed keys ------------------------------------------------------------
  * Public keys of nodes an administrator deleted or expired (directly or

@@ -75,6 +75,7 @@ struct pending {
 	uint16_t port;
 	uint8_t family;			/* a LOOKUP by address: AF_INET(6), else 0 */
 	uint8_t addr[16];
+	char name[STORE_NAME_SIZE];	/* a LOOKUP by name: its first label */
 	int64_t network_id;
 	int64_t target;			/* the node it names, when known */
 };
@@ -992,11 +993,12 @@ static void control_deliver(void *ctx, struct wg_peer *peer,
 	memcpy(p->pub, peer->public_key, 32);
 	p->port = port;
 	p->family = 0;
+	p->name[0] = '\0';
 	p->target = 0;
 }
 
-/* What a pending message will look up, when it is a LOOKUP by address
- * from a registered session: a hint only (the message is decoded and
+/* What a pending message will look up, when it is a LOOKUP by address or
+ * name from a registered session: a hint only (the message is decoded and
  * judged in full when its turn comes). */
 static void control_batch_hint(struct control *c, struct pending *p)
 {
@@ -1017,6 +1019,14 @@ static void control_batch_hint(struct control *c, struct pending *p)
 	} else if (!ctl_find(p->payload, p->len, CTL_T_TARGET_IPV6, &v, &n) && n == 16) {
 		p->family = AF_INET6;
 		memcpy(p->addr, v, 16);
+	} else if (!ctl_find(p->payload, p->len, CTL_T_NAME, &v, &n)) {
+		const uint8_t *dot = memchr(v, '.', n);
+		if (dot)
+			n = (size_t)(dot - v);
+		if (n && n < sizeof(p->name)) {
+			memcpy(p->name, v, n);
+			p->name[n] = '\0';
+		}
 	}
 }
 
@@ -1033,11 +1043,15 @@ static void control_batch_run(struct control *c)
 	for (k = 0; k < n; k++)
 		control_batch_hint(c, &c->pend[k]);
 	for (stage = 0; stage < 3; stage++)
-		for (k = 0; k < n; k++)
-			if (c->pend[k].family)
-				c->pend[k].target = store_node_prefetch_addr(c->st,
-						c->pend[k].network_id, c->pend[k].family,
-						c->pend[k].addr, stage);
+		for (k = 0; k < n; k++) {
+			struct pending *p = &c->pend[k];
+			if (p->family)
+				p->target = store_node_prefetch_addr(c->st, p->network_id,
+								     p->family, p->addr, stage);
+			else if (p->name[0])
+				p->target = store_node_prefetch_name(c->st, p->network_id,
+								     p->name, stage);
+		}
 	for (stage = 0; stage < 3; stage++)
 		for (k = 0; k < n; k++)
 			if (c->pend[k].target)

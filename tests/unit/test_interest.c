@@ -70,6 +70,12 @@ static void test_one_target(void)
 	}
 	CHECK(bad == 0 && watched_by(t, 42, ids, W),
 	      "watching again finds the same entry, its push time kept");
+	for (int stage = 0; stage < 3; stage++) {
+		interest_prefetch(t, 42, stage);
+		interest_prefetch(t, 43, stage);
+	}
+	CHECK(watched_by(t, 42, ids, W) && watched_by(t, 43, NULL, 0),
+	      "prefetching a known and an unknown target changes nothing");
 	interest_forget(t, 42);
 	CHECK(interest_count(t) == 0 && watched_by(t, 42, NULL, 0), "forgotten");
 	interest_forget(t, 42);

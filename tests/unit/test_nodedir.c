@@ -104,6 +104,21 @@ static void test_basic(void)
 		bad += mismatches(d, &nodes[i]);
 	CHECK(bad == 0, "each found by id, key, name, IPv4 and IPv6, whole: %d wrong", bad);
 
+	for (int i = 0; i < N; i++) {
+		int64_t id4 = 0, id6 = 0, idn = 0;
+		ipam_addr_parse(nodes[i].ipv4, &fam, a);
+		for (int stage = 0; stage < 3; stage++) {
+			id4 = nodedir_prefetch_addr(d, nodes[i].network_id, fam, a, stage);
+			idn = nodedir_prefetch_name(d, nodes[i].network_id, nodes[i].name, stage);
+		}
+		if (nodes[i].ipv6[0] && !ipam_addr_parse(nodes[i].ipv6, &fam, a))
+			for (int stage = 0; stage < 3; stage++)
+				id6 = nodedir_prefetch_addr(d, nodes[i].network_id, fam, a, stage);
+		bad += id4 != nodes[i].id || idn != nodes[i].id ||
+		       (nodes[i].ipv6[0] && id6 != nodes[i].id);
+		bad += nodedir_prefetch_name(d, nodes[i].network_id + 7, nodes[i].name, 2) != 0;
+	}
+	CHECK(bad == 0, "prefetch: stage 2 names the node (by IPv4, IPv6, name), 0 elsewhere");
 	CHECK(!nodedir_get_id(d, N + 1, &got) && !nodedir_get_name(d, 1, "nobody", &got) &&
 	      !nodedir_get_name(d, 2, "node-0", &got),
 	      "unknown id, unknown name, a name in another network: not found");

@@ -7,6 +7,7 @@
  * 100 000 nodes (WEFT_STORE_BENCH_N to change the count, 0 to skip).
  */
 #include "store.h"
+#include "ipam.h"
 #include "check.h"
 
 #include <errno.h>
@@ -684,6 +685,18 @@ static void test_cache(struct store *s)
 	CHECK(store_node_cached(s) == (cached ? (size_t)total : 0),
 	      "cache: holds %zu node(s)", store_node_cached(s));
 
+	{
+		uint8_t a4[16];
+		int64_t id = 0, idn = 0;
+		int fam;
+		ipam_addr_parse(a.ipv4, &fam, a4);
+		for (int stage = 0; stage < 3; stage++) {
+			id = store_node_prefetch_addr(s, net.id, fam, a4, stage);
+			idn = store_node_prefetch_name(s, net.id, a.name, stage);
+		}
+		CHECK(id == (cached ? a.id : 0) && idn == id,
+		      "cache: prefetch names node %lld (0 with the cache off)", (long long)id);
+	}
 	r = req_for(net.id, 901, "other");
 	CHECK(store_node_create(o, &r, &b) == 0 && store_sync(s) == 0 &&
 	      node_mismatches(s, &b) == 0, "cache: another connection's join, after a sync");
