@@ -366,29 +366,6 @@ int ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *m)
 	return err;
 }
 
-int ctl_find(const uint8_t *buf, size_t len, unsigned t, const uint8_t **v,
-	     size_t *vlen)
-{
-	size_t off = CTL_HEADER_LEN, n;
-
-	if (len < CTL_HEADER_LEN || len > CTL_MAX_MSG)
-		return -EBADMSG;
-	while (off < len) {
-		if (len - off < CTL_TLV_HEADER_LEN)
-			return -EBADMSG;
-		n = ctl_get16(buf + off + 2);
-		if (n > len - off - CTL_TLV_HEADER_LEN)
-			return -EBADMSG;
-		if (ctl_get16(buf + off) == t) {
-			*v = buf + off + CTL_TLV_HEADER_LEN;
-			*vlen = n;
-			return 0;
-		}
-		off += CTL_TLV_HEADER_LEN + n;
-	}
-	return -ENOENT;
-}
-
 int ctl_peek(const uint8_t *buf, size_t len, uint8_t *type,
 	     uint64_t *request_id)
 {
