@@ -68,7 +68,12 @@ $(BUILD)/weft: $(CLI_OBJ) $(ADMIN_OBJ) $(LIB)
 $(BUILD)/weft-server: $(SRV_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljson-c -lssl
 
+# Rebuilt whole: `ar r` on an old archive appends new members, and the
+# member order decides the programs' code layout (one such layout made
+# weftd's first contact slower: docs/first-packet-bench.md), so an
+# incremental build links the same layout as a clean one.
 $(LIB): $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c
