@@ -4,6 +4,7 @@
 #include "nodedir.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -26,6 +27,18 @@ struct rec {
 	bool has4, has6, ephemeral;
 	uint16_t len[NODEDIR_TEXT];	/* without the NUL that follows each */
 	char text[];			/* the strings, in T_ order */
+};
+
+/* The fixed fields a record keeps of a struct store_node, by offset. */
+#define NODEDIR_FIELD(rf, nf) { offsetof(struct rec, rf), offsetof(struct store_node, nf), \
+				sizeof(((struct rec *)0)->rf) }
+static const struct {
+	size_t rec, node, size;
+} rec_fields[] = {
+	NODEDIR_FIELD(id, id), NODEDIR_FIELD(network_id, network_id),
+	NODEDIR_FIELD(created, created), NODEDIR_FIELD(last_seen, last_seen),
+	NODEDIR_FIELD(expires, expires), NODEDIR_FIELD(ephemeral, ephemeral),
+	NODEDIR_FIELD(key, public_key),
 };
 
 struct nodedir {
@@ -226,13 +239,9 @@ static struct rec *rec_make(const struct store_node *n)
 		total += (len[i] = strnlen(t[i], cap[i] - 1)) + 1;
 	if (!(r = calloc(1, sizeof(*r) + total)))
 		return NULL;
-	r->id = n->id;
-	r->network_id = n->network_id;
-	r->created = n->created;
-	r->last_seen = n->last_seen;
-	r->expires = n->expires;
-	r->ephemeral = n->ephemeral;
-	memcpy(r->key, n->public_key, 32);
+	for (size_t i = 0; i < sizeof(rec_fields) / sizeof(rec_fields[0]); i++)
+		memcpy((char *)r + rec_fields[i].rec, (const char *)n + rec_fields[i].node,
+		       rec_fields[i].size);
 	if (n->ipv4[0] && !ipam_addr_parse(n->ipv4, &fam, a) && fam == AF_INET) {
 		memcpy(r->a4, a, 4);
 		r->has4 = true;
@@ -257,13 +266,9 @@ static void rec_copy(const struct rec *r, struct store_node *n)
 				  n->tags, n->endpoints };
 	const char *p = r->text;
 
-	n->id = r->id;
-	n->network_id = r->network_id;
-	n->created = r->created;
-	n->last_seen = r->last_seen;
-	n->expires = r->expires;
-	n->ephemeral = r->ephemeral;
-	memcpy(n->public_key, r->key, 32);
+	for (size_t i = 0; i < sizeof(rec_fields) / sizeof(rec_fields[0]); i++)
+		memcpy((char *)n + rec_fields[i].node, (const char *)r + rec_fields[i].rec,
+		       rec_fields[i].size);
 	for (int i = 0; i < NODEDIR_TEXT; i++) {
 		memcpy(f[i], p, (size_t)r->len[i] + 1);
 		p += r->len[i] + 1;

@@ -7,6 +7,7 @@
  */
 #include "nodedir.h"
 #include "check.h"
+#include "node_check.h"
 
 #include "ipam.h"
 
@@ -14,17 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-
-static bool same(const struct store_node *a, const struct store_node *b)
-{
-	return a->id == b->id && a->network_id == b->network_id &&
-	       !memcmp(a->public_key, b->public_key, 32) && !strcmp(a->name, b->name) &&
-	       !strcmp(a->hostname, b->hostname) && !strcmp(a->ipv4, b->ipv4) &&
-	       !strcmp(a->ipv6, b->ipv6) && !strcmp(a->tags, b->tags) &&
-	       a->ephemeral == b->ephemeral && a->created == b->created &&
-	       a->last_seen == b->last_seen && a->expires == b->expires &&
-	       !strcmp(a->endpoints, b->endpoints);
-}
 
 /* Node id, in network net, named and numbered after v (its addresses). */
 static struct store_node make(int64_t id, int64_t net, uint32_t v, const char *name)
@@ -54,13 +44,13 @@ static int mismatches(const struct nodedir *d, const struct store_node *want)
 	uint8_t a[16];
 	int bad = 0, fam;
 
-	bad += !nodedir_get_id(d, want->id, &got) || !same(&got, want);
-	bad += !nodedir_get_key(d, want->public_key, &got) || !same(&got, want);
-	bad += !nodedir_get_name(d, want->network_id, want->name, &got) || !same(&got, want);
+	bad += !nodedir_get_id(d, want->id, &got) || !node_same(&got, want);
+	bad += !nodedir_get_key(d, want->public_key, &got) || !node_same(&got, want);
+	bad += !nodedir_get_name(d, want->network_id, want->name, &got) || !node_same(&got, want);
 	if (!ipam_addr_parse(want->ipv4, &fam, a))
-		bad += !nodedir_get_addr(d, want->network_id, fam, a, &got) || !same(&got, want);
+		bad += !nodedir_get_addr(d, want->network_id, fam, a, &got) || !node_same(&got, want);
 	if (want->ipv6[0] && !ipam_addr_parse(want->ipv6, &fam, a))
-		bad += !nodedir_get_addr(d, want->network_id, fam, a, &got) || !same(&got, want);
+		bad += !nodedir_get_addr(d, want->network_id, fam, a, &got) || !node_same(&got, want);
 	return bad;
 }
 

@@ -9,6 +9,7 @@
 #include "store.h"
 #include "ipam.h"
 #include "check.h"
+#include "node_check.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -605,17 +606,6 @@ static void bench(struct store *s, int count)
 }
 
 /* --- the node cache ------------------------------------------------------------------ */
-
-static bool node_same(const struct store_node *a, const struct store_node *b)
-{
-	return a->id == b->id && a->network_id == b->network_id &&
-	       !memcmp(a->public_key, b->public_key, 32) && !strcmp(a->name, b->name) &&
-	       !strcmp(a->hostname, b->hostname) && !strcmp(a->ipv4, b->ipv4) &&
-	       !strcmp(a->ipv6, b->ipv6) && !strcmp(a->tags, b->tags) &&
-	       a->ephemeral == b->ephemeral && a->created == b->created &&
-	       a->last_seen == b->last_seen && a->expires == b->expires &&
-	       !strcmp(a->endpoints, b->endpoints);
-}
 
 /* Asked every way, s answers for want as the database does. */
 static int node_mismatches(struct store *s, const struct store_node *want)
