@@ -178,6 +178,8 @@ struct watcher *interest_watch(struct interest_table *t, int64_t target,
 			       const uint8_t pub[32], int64_t watcher)
 {
 	struct interest *i;
+	struct watcher *w;
+	bool fresh = false;
 	size_t h;
 
 	if (2 * (t->count + 1) > t->mask + 1)
@@ -192,8 +194,11 @@ struct watcher *interest_watch(struct interest_table *t, int64_t target,
 		memcpy(i->pub, pub, 32);
 		t->slots[h] = (struct slot){ target, i };
 		t->count++;
+		fresh = true;
 	}
-	return interest_add(i, watcher);
+	if (!(w = interest_add(i, watcher)) && fresh)
+		interest_forget(t, target);	/* nothing recorded, as promised */
+	return w;
 }
 
 const struct watcher *interest_watchers(const struct interest_table *t,

@@ -137,7 +137,8 @@ static struct rec *nodedir_take_all(struct nodedir *d)
 			all = r;
 		}
 	for (int i = 0; i < NODEDIR_IDX; i++)
-		memset(d->bucket[i], 0, (d->mask + 1) * sizeof(*d->bucket[i]));
+		if (d->bucket[i])	/* NULL: nodedir_new ran out of memory */
+			memset(d->bucket[i], 0, (d->mask + 1) * sizeof(*d->bucket[i]));
 	return all;
 }
 

@@ -34,7 +34,7 @@ void nodedir_clear(struct nodedir *d);
 size_t nodedir_count(const struct nodedir *d);
 
 /* Inserts n, or replaces the record with n's id.  -ENOMEM leaves the
- * directory as it was (without n's old record when one was replaced). */
+ * directory as it was. */
 int nodedir_put(struct nodedir *d, const struct store_node *n);
 /* Removes the record with this id; false when there was none. */
 bool nodedir_del(struct nodedir *d, int64_t id);

@@ -391,11 +391,18 @@ int store_commit(struct store *s)
 {
 	int rc = store_exec(s, "COMMIT");
 
-	/* A failed COMMIT may have ended the transaction (rolled back). */
-	if (rc && sqlite3_get_autocommit(s->db))
-		store_dir_undone(s);
-	else if (!rc)
-		s->n_touched = 0, s->touched_over = false;
+	if (!rc) {
+		s->n_touched = 0;
+		s->touched_over = false;
+		return 0;
+	}
+	/* A failed COMMIT (SQLITE_BUSY, say) may leave the transaction
+	 * open: end it, so that nothing stays half done and the caller is
+	 * not left inside it.  The COMMIT's error is the one kept. */
+	store_hints_clear(s);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	store_dir_undone(s);
 	return rc;
 }
 

@@ -138,6 +138,7 @@ const char *store_errmsg(const struct store *s);	/* borrowed, until next call */
 int store_schema_version(struct store *s, int *version);
 
 int store_begin(struct store *s);
+/* A failed commit rolls the transaction back (nothing of it remains). */
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 

@@ -1337,6 +1337,13 @@ void control_event(struct control *c, int fd)
 			c->stats.stun_answered++;
 			continue;
 		}
+		/* A handshake message changes sessions: the control messages
+		 * before it are handled before it, as they came. */
+		if (c->n_pend && msgs[i].msg_len && c->rx[i][0] != MSG_DATA) {
+			c->batching = false;
+			control_batch_run(c);
+			c->batching = true;
+		}
 		wg_device_receive(c->dev, &from[i], c->rx[i], msgs[i].msg_len);
 	}
 	c->batching = false;
