@@ -316,71 +316,92 @@ bool nodedir_get_id(const struct nodedir *d, int64_t id, struct store_node *out)
 	return r != NULL;
 }
 
-bool nodedir_get_key(const struct nodedir *d, const uint8_t key[32],
-		     struct store_node *out)
-{
-	uint64_t h = nodedir_hash_bytes(d->seed, 0, key, 32);
-	const struct rec *r = d->bucket[BY_KEY][h & d->mask];
+/* One lookup by key, name or address: its index, its hash there, and
+ * what a record must hold to match. */
+struct dirkey {
+	int i;
+	uint64_t h;
+	int64_t net;			/* 0 for keys: they are not per network */
+	const void *v;
+	size_t len;
+};
 
-	while (r && (r->hash[BY_KEY] != h || memcmp(r->key, key, 32)))
-		r = r->next[BY_KEY];
+static struct dirkey dirkey_make(const struct nodedir *d, int i, int64_t net,
+				 const void *v, size_t len)
+{
+	return (struct dirkey){ i, nodedir_hash_bytes(d->seed, net, v, len), net, v, len };
+}
+
+static struct dirkey dirkey_addr(const struct nodedir *d, int64_t net, int family,
+				 const uint8_t addr[16])
+{
+	return family == AF_INET ? dirkey_make(d, BY_V4, net, addr, 4)
+				 : dirkey_make(d, BY_V6, net, addr, 16);
+}
+
+static struct rec *const *dirkey_bucket(const struct nodedir *d, const struct dirkey *k)
+{
+	return &d->bucket[k->i][k->h & d->mask];
+}
+
+static bool dirkey_match(const struct rec *r, const struct dirkey *k)
+{
+	if (r->hash[k->i] != k->h)
+		return false;
+	switch (k->i) {
+	case BY_KEY:
+		return !memcmp(r->key, k->v, 32);
+	case BY_NAME:
+		return r->network_id == k->net && r->len[T_NAME] == k->len &&
+		       !memcmp(r->text, k->v, k->len);
+	case BY_V4:
+		return r->network_id == k->net && !memcmp(r->a4, k->v, 4);
+	default:
+		return r->network_id == k->net && !memcmp(r->a6, k->v, 16);
+	}
+}
+
+static const struct rec *dirkey_find(const struct nodedir *d, const struct dirkey *k)
+{
+	const struct rec *r = *dirkey_bucket(d, k);
+
+	while (r && !dirkey_match(r, k))
+		r = r->next[k->i];
+	return r;
+}
+
+static bool dirkey_get(const struct nodedir *d, const struct dirkey *k,
+		       struct store_node *out)
+{
+	const struct rec *r = dirkey_find(d, k);
+
 	if (r)
 		rec_copy(r, out);
 	return r != NULL;
 }
 
-static const struct rec *nodedir_find_name(const struct nodedir *d, int64_t network_id,
-					   const char *name, struct rec *const **bucket)
+bool nodedir_get_key(const struct nodedir *d, const uint8_t key[32],
+		     struct store_node *out)
 {
-	size_t len = strlen(name);
-	uint64_t h = nodedir_hash_bytes(d->seed, network_id, name, len);
-	const struct rec *r;
+	struct dirkey k = dirkey_make(d, BY_KEY, 0, key, 32);
 
-	*bucket = &d->bucket[BY_NAME][h & d->mask];
-	for (r = **bucket; r; r = r->next[BY_NAME])
-		if (r->hash[BY_NAME] == h && r->network_id == network_id &&
-		    r->len[T_NAME] == len && !memcmp(r->text, name, len))
-			break;
-	return r;
+	return dirkey_get(d, &k, out);
 }
 
 bool nodedir_get_name(const struct nodedir *d, int64_t network_id,
 		      const char *name, struct store_node *out)
 {
-	struct rec *const *b;
-	const struct rec *r = nodedir_find_name(d, network_id, name, &b);
+	struct dirkey k = dirkey_make(d, BY_NAME, network_id, name, strlen(name));
 
-	if (r)
-		rec_copy(r, out);
-	return r != NULL;
-}
-
-static const struct rec *nodedir_find_addr(const struct nodedir *d, int64_t network_id,
-					   int family, const uint8_t addr[16],
-					   struct rec *const **bucket)
-{
-	int i = family == AF_INET ? BY_V4 : BY_V6;
-	size_t n = family == AF_INET ? 4 : 16;
-	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, n);
-	const struct rec *r;
-
-	*bucket = &d->bucket[i][h & d->mask];
-	for (r = **bucket; r; r = r->next[i])
-		if (r->hash[i] == h && r->network_id == network_id &&
-		    !memcmp(i == BY_V4 ? r->a4 : r->a6, addr, n))
-			break;
-	return r;
+	return dirkey_get(d, &k, out);
 }
 
 bool nodedir_get_addr(const struct nodedir *d, int64_t network_id, int family,
 		      const uint8_t addr[16], struct store_node *out)
 {
-	struct rec *const *b;
-	const struct rec *r = nodedir_find_addr(d, network_id, family, addr, &b);
+	struct dirkey k = dirkey_addr(d, network_id, family, addr);
 
-	if (r)
-		rec_copy(r, out);
-	return r != NULL;
+	return dirkey_get(d, &k, out);
 }
 
 /* The lines of a record that a lookup reads: fixed fields and text. */
@@ -393,33 +414,33 @@ static void nodedir_prefetch_rec(const struct rec *r)
 }
 
 /* Stage 0: the bucket; 1: the record at its head; 2: the answer. */
-static int64_t nodedir_prefetch_stage(struct rec *const *b, const struct rec *r,
-				      int stage)
+static int64_t nodedir_prefetch(const struct nodedir *d, const struct dirkey *k,
+				int stage)
 {
+	struct rec *const *b = dirkey_bucket(d, k);
+	const struct rec *r;
+
 	if (stage == 0)
 		__builtin_prefetch(b);
 	else if (stage == 1 && *b)
 		nodedir_prefetch_rec(*b);
-	return stage == 2 && r ? r->id : 0;
+	else if (stage == 2 && (r = dirkey_find(d, k)))
+		return r->id;
+	return 0;
 }
 
 int64_t nodedir_prefetch_addr(const struct nodedir *d, int64_t network_id,
 			      int family, const uint8_t addr[16], int stage)
 {
-	int i = family == AF_INET ? BY_V4 : BY_V6;
-	uint64_t h = nodedir_hash_bytes(d->seed, network_id, addr, i == BY_V4 ? 4 : 16);
-	struct rec *const *b = &d->bucket[i][h & d->mask];
+	struct dirkey k = dirkey_addr(d, network_id, family, addr);
 
-	return nodedir_prefetch_stage(b, stage == 2 ? nodedir_find_addr(d, network_id,
-				      family, addr, &b) : NULL, stage);
+	return nodedir_prefetch(d, &k, stage);
 }
 
 int64_t nodedir_prefetch_name(const struct nodedir *d, int64_t network_id,
 			      const char *name, int stage)
 {
-	uint64_t h = nodedir_hash_bytes(d->seed, network_id, name, strlen(name));
-	struct rec *const *b = &d->bucket[BY_NAME][h & d->mask];
+	struct dirkey k = dirkey_make(d, BY_NAME, network_id, name, strlen(name));
 
-	return nodedir_prefetch_stage(b, stage == 2 ? nodedir_find_name(d, network_id,
-				      name, &b) : NULL, stage);
+	return nodedir_prefetch(d, &k, stage);
 }

@@ -411,6 +411,8 @@ int store_rollback(struct store *s)
 	int rc;
 
 	store_hints_clear(s);
+	if (sqlite3_get_autocommit(s->db))
+		return 0;	/* none open: a failed commit ended it */
 	rc = store_exec(s, "ROLLBACK");
 	store_dir_undone(s);
 	return rc;

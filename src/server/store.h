@@ -138,7 +138,8 @@ const char *store_errmsg(const struct store *s);	/* borrowed, until next call */
 int store_schema_version(struct store *s, int *version);
 
 int store_begin(struct store *s);
-/* A failed commit rolls the transaction back (nothing of it remains). */
+/* A failed commit rolls the transaction back (nothing of it remains), so
+ * a rollback after it finds nothing to do (0). */
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 
@@ -217,8 +218,8 @@ int store_node_seen(struct store *s, int64_t id, int64_t last_seen,
  * (a rollback reads back what it undid); writes by other connections are
  * seen by store_sync, which compares SQLite's data_version and reloads on a
  * change.  Between two syncs a read may miss another process's change, so a
- * process that turns the cache on syncs once per event it handles.  Off by
- * default: then every read asks the database. */
+ * process that turns the cache on syncs regularly (weft-server: once a
+ * second).  Off by default: then every read asks the database. */
 int store_node_cache(struct store *s, bool on);	/* on: loads every node */
 int store_sync(struct store *s);		/* no-op in a transaction */
 size_t store_node_cached(const struct store *s);	/* 0 when off or stale */

@@ -351,6 +351,11 @@ static void serve_housekeeping(struct serve *s)
 	if (now < s->housekeeping)
 		return;
 	s->housekeeping = now + SERVE_HOUSEKEEPING_NS;
+	/* Another process may have written the database (admin commands
+	 * come through our socket, so that is rare): the node cache reloads
+	 * then.  Once a second, not per packet: two fcntl()s each time. */
+	if (store_sync(s->st))
+		log_warn("database: %s", store_errmsg(s->st));
 	admin_tick(s->admin);
 	if (s->relay)
 		relayd_tick(s->relay);
@@ -387,10 +392,6 @@ static int serve_loop(struct serve *s)
 			log_error("epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		/* Another process may have written the database (the cache
-		 * reloads then); in the normal case this is one PRAGMA. */
-		if (n > 0 && store_sync(s->st))
-			log_warn("database: %s", store_errmsg(s->st));
 		for (int i = 0; i < n; i++) {
 			int fd = (int)(uint32_t)ev[i].data.u64;
 			switch (ev[i].data.u64 >> 32) {
